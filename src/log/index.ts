@@ -1,0 +1,8 @@
+/** The log's public surface: everything outside src/log imports from here. */
+export { Log, LOG_DEFAULTS, logPath } from './log.js';
+export type { LogObserver, LogOptions, PartitionInfo, PartitionRef, StreamInfo, StreamSpec } from './log.js';
+export { LogReader } from './reader.js';
+export type { ReadLimits } from './reader.js';
+export type { LogRecord, QoS, RecordInput } from './record.js';
+export type { DropReason } from './retention.js';
+export type { WriteOp } from './store.js';

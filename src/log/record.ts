@@ -1,0 +1,144 @@
+/**
+ * Record codec: how one message is laid out as an LMDB value.
+ *
+ * Format v1 (all integers big-endian):
+ *
+ *   record    := version crc body
+ *   version   := u8                 = 1; any other value is refused on read (LogCorruptError)
+ *   crc       := u32                CRC-32 (zlib polynomial) of every byte of `body`
+ *   body      := flags timestamp topic clientId payload
+ *   flags     := u8                 bits 0-1 QoS (0..2), bit 2 retain, bits 3-7 must be 0
+ *   timestamp := u48                milliseconds since the Unix epoch
+ *   topic     := u16 length, UTF-8 bytes
+ *   clientId  := u16 length, UTF-8 bytes
+ *   payload   := u32 length, bytes
+ *
+ * The value must end exactly after the payload. The offset is not stored in the value: it is the
+ * LMDB key (see keys.ts), so a record cannot disagree with its own position.
+ *
+ * A new format gets a new version byte and a decoder beside this one; old records stay readable.
+ */
+import { crc32 } from 'node:zlib';
+import { RecordFormatError } from '../errors.js';
+
+export const RECORD_VERSION_1 = 1;
+const HEADER_BYTES = 1 + 4 + 1 + 6 + 2 + 2 + 4;
+const BODY_START = 5;
+const U16_MAX = 0xffff;
+const U32_MAX = 0xffffffff;
+const U48_MAX = 2 ** 48 - 1;
+
+export type QoS = 0 | 1 | 2;
+
+/** What a producer hands to the log. */
+export interface RecordInput {
+  timestamp: number;
+  topic: string;
+  qos: QoS;
+  retain: boolean;
+  clientId: string;
+  payload: Buffer;
+}
+
+/** What a reader gets back: the input plus its position. */
+export interface LogRecord extends RecordInput {
+  offset: number;
+  /** Size of the encoded value in bytes (what retention and byte limits count). */
+  sizeBytes: number;
+}
+
+export function encodeRecord(rec: RecordInput): Buffer {
+  if (!Number.isInteger(rec.timestamp) || rec.timestamp < 0 || rec.timestamp > U48_MAX) {
+    throw new RecordFormatError(`record timestamp ${rec.timestamp} is not a u48 millisecond value`);
+  }
+  if (rec.qos !== 0 && rec.qos !== 1 && rec.qos !== 2) {
+    throw new RecordFormatError(`record QoS ${String(rec.qos)} is not 0, 1 or 2`);
+  }
+  const topicBytes = Buffer.byteLength(rec.topic, 'utf8');
+  const clientBytes = Buffer.byteLength(rec.clientId, 'utf8');
+  if (topicBytes > U16_MAX) throw new RecordFormatError(`record topic is ${topicBytes} bytes; the limit is ${U16_MAX}`);
+  if (clientBytes > U16_MAX) throw new RecordFormatError(`record client id is ${clientBytes} bytes; the limit is ${U16_MAX}`);
+  if (rec.payload.length > U32_MAX) throw new RecordFormatError(`record payload is ${rec.payload.length} bytes; the limit is ${U32_MAX}`);
+
+  const buf = Buffer.allocUnsafe(HEADER_BYTES + topicBytes + clientBytes + rec.payload.length);
+  buf[0] = RECORD_VERSION_1;
+  let at = BODY_START;
+  buf[at++] = rec.qos | (rec.retain ? 4 : 0);
+  buf.writeUIntBE(rec.timestamp, at, 6);
+  at += 6;
+  buf.writeUInt16BE(topicBytes, at);
+  at += 2;
+  at += buf.write(rec.topic, at, 'utf8');
+  buf.writeUInt16BE(clientBytes, at);
+  at += 2;
+  at += buf.write(rec.clientId, at, 'utf8');
+  buf.writeUInt32BE(rec.payload.length, at);
+  at += 4;
+  rec.payload.copy(buf, at);
+  buf.writeUInt32BE(crc32(buf.subarray(BODY_START)), 1);
+  return buf;
+}
+
+/**
+ * Decodes one stored value. `where` names the record in errors ("stream s partition 0 offset 7").
+ * The payload is copied out, so the result does not alias LMDB's memory.
+ */
+export function decodeRecord(buf: Buffer, offset: number, where: string): LogRecord {
+  if (buf.length < HEADER_BYTES) {
+    throw new RecordFormatError(`${where}: record is ${buf.length} bytes, shorter than the ${HEADER_BYTES}-byte header`);
+  }
+  const version = buf[0];
+  if (version !== RECORD_VERSION_1) {
+    throw new RecordFormatError(`${where}: unknown record version ${String(version)}`);
+  }
+  const storedCrc = buf.readUInt32BE(1);
+  const actualCrc = crc32(buf.subarray(BODY_START));
+  if (storedCrc !== actualCrc) {
+    throw new RecordFormatError(`${where}: checksum mismatch (stored ${storedCrc}, computed ${actualCrc})`);
+  }
+  let at = BODY_START;
+  const flags = buf[at++] as number;
+  if ((flags & ~7) !== 0 || (flags & 3) === 3) {
+    throw new RecordFormatError(`${where}: invalid flags byte ${flags}`);
+  }
+  const timestamp = buf.readUIntBE(at, 6);
+  at += 6;
+  const topicLength = readLength(buf, at, 2, where);
+  const topic = buf.toString('utf8', at + 2, at + 2 + topicLength);
+  at += 2 + topicLength;
+  const clientLength = readLength(buf, at, 2, where);
+  const clientId = buf.toString('utf8', at + 2, at + 2 + clientLength);
+  at += 2 + clientLength;
+  const payloadLength = readLength(buf, at, 4, where);
+  at += 4;
+  if (at + payloadLength !== buf.length) {
+    throw new RecordFormatError(`${where}: payload length ${payloadLength} does not match the record size ${buf.length}`);
+  }
+  return {
+    offset,
+    timestamp,
+    topic,
+    qos: (flags & 3) as QoS,
+    retain: (flags & 4) !== 0,
+    clientId,
+    payload: Buffer.from(buf.subarray(at)),
+    sizeBytes: buf.length,
+  };
+}
+
+/** Reads only the timestamp: retention scans use this to avoid decoding whole records. */
+export function recordTimestamp(buf: Buffer): number {
+  return buf.readUIntBE(BODY_START + 1, 6);
+}
+
+/** Payload bytes of an input: what write amplification is measured against. */
+export function payloadBytes(rec: RecordInput): number {
+  return rec.payload.length;
+}
+
+function readLength(buf: Buffer, at: number, width: 2 | 4, where: string): number {
+  if (at + width > buf.length) throw new RecordFormatError(`${where}: record truncated at byte ${at}`);
+  const length = width === 2 ? buf.readUInt16BE(at) : buf.readUInt32BE(at);
+  if (at + width + length > buf.length) throw new RecordFormatError(`${where}: field length ${length} at byte ${at} runs past the record end`);
+  return length;
+}

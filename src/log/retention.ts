@@ -1,0 +1,179 @@
+/**
+ * Retention: which records to delete, planned from committed state and applied by the Log's commit
+ * loop as `Trim`s (delete offsets [fromOffset, toOffset) of one partition).
+ *
+ * Rules, in the order they are applied to each partition:
+ *   1. `retention.ageMs`   — records older than the age go;
+ *   2. `retention.bytes`   — per stream: the oldest records (across its partitions) go until the
+ *                            stream fits;
+ *   3. `storageMaxBytes`   — across all streams: the oldest records of the lowest-priority stream go
+ *                            first, until the log fits.
+ * Rules 1 and 2 never pass the hold group's cursor (records not yet forwarded stay); rule 3 does, and
+ * every record it deletes before the hold group passed it is reported as dropped, by reason.
+ *
+ * Each pass deletes at most `retentionBatchRecords` per partition, so a commit that carries a trim
+ * stays short and appends never stall behind a huge delete.
+ */
+import type { LogObserver, LogOptions, PartitionRef, StreamSpec } from './log.js';
+import { cursorKey, parseRecordKey, readU64, recordKey } from './keys.js';
+import { recordTimestamp } from './record.js';
+import type { Store, Txn } from './store.js';
+
+export type DropReason = 'retention.age' | 'retention.bytes' | 'storage.maxBytes' | 'disk.free';
+
+export interface Trim {
+  part: PartitionRef;
+  fromOffset: number;
+  toOffset: number;
+  /** Record bytes freed. */
+  bytes: number;
+  reason: DropReason;
+  /** How many of the trimmed records the hold group had not consumed yet. */
+  unforwarded: number;
+}
+
+interface Candidate {
+  part: PartitionRef;
+  offset: number;
+  timestamp: number;
+  bytes: number;
+}
+
+export interface PlannedStream {
+  spec: StreamSpec;
+  partitions: PartitionRef[];
+}
+
+/** Per-partition scratch state while planning one pass. */
+interface Head {
+  part: PartitionRef;
+  /** Next offset not yet planned for deletion. */
+  cut: number;
+  /** Retention may not go past this (hold group cursor); Infinity with no hold group. */
+  hold: number;
+  /** Oldest records from the start, read once per pass. */
+  candidates: Candidate[];
+  budget: number;
+}
+
+export class RetentionPlanner {
+  constructor(
+    private readonly store: Store,
+    private readonly options: Pick<LogOptions, 'retentionHoldGroup' | 'retentionBatchRecords' | 'storageMaxBytes'>,
+  ) {}
+
+  /** Plans one pass. `extraBytesToFree` lets disk pressure ask for more than storageMaxBytes does. */
+  plan(streams: PlannedStream[], now: number, extraBytesToFree = 0, extraReason: DropReason = 'disk.free'): Trim[] {
+    const trims: Trim[] = [];
+    const heads = new Map<PartitionRef, Head>();
+    this.store.read((txn) => {
+      for (const s of streams) for (const p of s.partitions) heads.set(p, this.head(txn, s.spec, p));
+    });
+    for (const s of streams) {
+      const ageMs = s.spec.retention?.ageMs;
+      if (ageMs !== undefined) {
+        for (const p of s.partitions) this.cutByAge(heads.get(p) as Head, now - ageMs, trims);
+      }
+      const limit = s.spec.retention?.bytes;
+      if (limit !== undefined) {
+        const excess = streamBytes(s, trims) - limit;
+        if (excess > 0) this.cutOldest(s.partitions.map((p) => heads.get(p) as Head), excess, 'retention.bytes', false, trims);
+      }
+    }
+    const total = streams.reduce((n, s) => n + streamBytes(s, trims), 0);
+    const storageExcess = this.options.storageMaxBytes > 0 ? total - this.options.storageMaxBytes : 0;
+    let toFree = Math.max(storageExcess, 0);
+    const reason: DropReason = storageExcess >= extraBytesToFree ? 'storage.maxBytes' : extraReason;
+    toFree = Math.max(toFree, extraBytesToFree);
+    if (toFree > 0) {
+      const byPriority = [...streams].sort((a, b) => (a.spec.priority ?? 0) - (b.spec.priority ?? 0));
+      for (const s of byPriority) {
+        if (toFree <= 0) break;
+        toFree -= this.cutOldest(s.partitions.map((p) => heads.get(p) as Head), toFree, reason, true, trims);
+      }
+    }
+    return trims;
+  }
+
+  /** Counts a committed trim as dropped (never forwarded) or expired. */
+  committed(trim: Trim, observer: LogObserver | undefined): void {
+    const total = trim.toOffset - trim.fromOffset;
+    if (trim.unforwarded > 0) observer?.dropped?.(trim.part.stream, trim.reason, trim.unforwarded);
+    if (total - trim.unforwarded > 0) observer?.expired?.(trim.part.stream, trim.reason, total - trim.unforwarded);
+  }
+
+  private head(txn: Txn, spec: StreamSpec, part: PartitionRef): Head {
+    const { startOffset, endOffset } = part.state;
+    const group = this.options.retentionHoldGroup;
+    let hold = Infinity;
+    if (group !== null) {
+      const value = this.store.get(txn, 'cursors', cursorKey(group, spec.name, part.index));
+      hold = value === null ? startOffset : readU64(value, 0);
+    }
+    const candidates: Candidate[] = [];
+    const last = Math.min(endOffset, startOffset + this.options.retentionBatchRecords);
+    if (startOffset < last) {
+      this.store.scan(txn, 'records', recordKey(part.streamId, part.index, startOffset), (key, value) => {
+        const { offset, partition, streamId } = parseRecordKey(key);
+        if (streamId !== part.streamId || partition !== part.index || offset >= last) return false;
+        candidates.push({ part, offset, timestamp: recordTimestamp(value), bytes: value.length });
+        return true;
+      });
+    }
+    return { part, cut: startOffset, hold, candidates, budget: candidates.length };
+  }
+
+  private cutByAge(head: Head, oldestKeptMs: number, trims: Trim[]): void {
+    let bytes = 0;
+    let to = head.cut;
+    for (const c of head.candidates) {
+      if (c.offset < head.cut) continue;
+      if (c.timestamp >= oldestKeptMs || c.offset >= head.hold) break;
+      bytes += c.bytes;
+      to = c.offset + 1;
+    }
+    this.push(head, to, bytes, 'retention.age', trims);
+  }
+
+  /** Deletes the oldest records (by timestamp, across `heads`) until `bytesToFree`; returns bytes freed. */
+  private cutOldest(heads: Head[], bytesToFree: number, reason: DropReason, force: boolean, trims: Trim[]): number {
+    const next = new Map<Head, number>(heads.map((h) => [h, h.candidates.findIndex((c) => c.offset >= h.cut)]));
+    const freedBy = new Map<Head, { to: number; bytes: number }>();
+    let freed = 0;
+    while (freed < bytesToFree) {
+      let best: Head | null = null;
+      for (const h of heads) {
+        const i = next.get(h) as number;
+        const c = i >= 0 ? h.candidates[i] : undefined;
+        if (!c || (!force && c.offset >= h.hold)) continue;
+        if (best === null || c.timestamp < (best.candidates[next.get(best) as number] as Candidate).timestamp) best = h;
+      }
+      if (best === null) break;
+      const i = next.get(best) as number;
+      const c = best.candidates[i] as Candidate;
+      next.set(best, i + 1 < best.candidates.length ? i + 1 : -1);
+      const acc = freedBy.get(best) ?? { to: best.cut, bytes: 0 };
+      acc.to = c.offset + 1;
+      acc.bytes += c.bytes;
+      freedBy.set(best, acc);
+      freed += c.bytes;
+    }
+    for (const [h, acc] of freedBy) this.push(h, acc.to, acc.bytes, reason, trims);
+    return freed;
+  }
+
+  private push(head: Head, toOffset: number, bytes: number, reason: DropReason, trims: Trim[]): void {
+    if (toOffset <= head.cut) return;
+    const unforwarded = this.options.retentionHoldGroup === null
+      ? (reason === 'storage.maxBytes' || reason === 'disk.free' ? toOffset - head.cut : 0)
+      : Math.max(0, toOffset - Math.max(head.cut, head.hold));
+    trims.push({ part: head.part, fromOffset: head.cut, toOffset, bytes, reason, unforwarded });
+    head.cut = toOffset;
+  }
+}
+
+function streamBytes(s: PlannedStream, trims: Trim[]): number {
+  let bytes = s.partitions.reduce((n, p) => n + p.state.bytes, 0);
+  for (const t of trims) if (s.partitions.includes(t.part)) bytes -= t.bytes;
+  return bytes;
+}

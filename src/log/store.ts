@@ -1,0 +1,215 @@
+/**
+ * The only module that imports node-lmdb. It owns the environment, the named databases, map sizing,
+ * and the two ways in: synchronous read transactions and asynchronous batched writes.
+ *
+ * Writes never run on the main thread: `write()` hands a list of puts and deletes to node-lmdb's
+ * `batchWrite`, which opens the write transaction, applies them, commits and syncs (the environment is
+ * opened without MDB_NOSYNC) on a libuv worker thread. When the promise resolves the data is on disk.
+ * Callers must not run two `write()` calls at once: the Log's commit loop serialises them.
+ *
+ * Map size: LMDB's map is a fixed address-space reservation. We start from a size derived from the
+ * storage limit and, when a commit fails with MDB_MAP_FULL, grow it (doubling, capped) and retry the
+ * same batch, so MAP_FULL never reaches a caller. A read-only process that finds the map grown under
+ * it (MDB_MAP_RESIZED) adopts the new size and retries.
+ */
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import type * as Lmdb from 'node-lmdb';
+import { LogWriteError, StorageFullError } from '../errors.js';
+
+const lmdb = createRequire(import.meta.url)('node-lmdb') as typeof Lmdb;
+
+export type Txn = Lmdb.Txn;
+export type Dbi = Lmdb.Dbi;
+
+export const DB_NAMES = ['records', 'partitions', 'streams', 'cursors', 'meta', 'state'] as const;
+export type DbName = (typeof DB_NAMES)[number];
+
+export interface WriteOp {
+  db: DbName;
+  key: Buffer;
+  /** null deletes the key. */
+  value: Buffer | null;
+}
+
+export interface StoreOptions {
+  path: string;
+  readOnly: boolean;
+  /** Initial map size; grown on demand up to mapSizeMaxBytes. */
+  mapSizeBytes: number;
+  mapSizeMaxBytes: number;
+}
+
+const KEY_OPTS = { keyIsBuffer: true } as const;
+const MAX_DBS = 16;
+
+export class Store {
+  private readonly env: Lmdb.Env;
+  private readonly dbis: Map<DbName, Dbi>;
+  private mapSize: number;
+  private closed = false;
+
+  private constructor(
+    env: Lmdb.Env,
+    dbis: Map<DbName, Dbi>,
+    private readonly options: StoreOptions,
+  ) {
+    this.env = env;
+    this.dbis = dbis;
+    this.mapSize = env.info().mapSize;
+  }
+
+  /** Opens (creating for a writer) the environment at options.path. Returns null for a reader when no log exists yet. */
+  static open(options: StoreOptions): Store | null {
+    if (options.readOnly && !fs.existsSync(`${options.path}/data.mdb`)) return null;
+    if (!options.readOnly) fs.mkdirSync(options.path, { recursive: true });
+    const env = new lmdb.Env();
+    env.open({
+      path: options.path,
+      maxDbs: MAX_DBS,
+      readOnly: options.readOnly,
+      maxReaders: 126,
+      // A reader takes the map size the writer recorded in the file.
+      ...(options.mapSizeBytes > 0 ? { mapSize: options.mapSizeBytes } : {}),
+    });
+    const dbis = new Map<DbName, Dbi>();
+    try {
+      for (const name of DB_NAMES) {
+        dbis.set(name, env.openDbi({ name, create: !options.readOnly, keyIsBuffer: true }));
+      }
+    } catch (err) {
+      env.close();
+      if (options.readOnly) return null;
+      throw err;
+    }
+    return new Store(env, dbis, options);
+  }
+
+  get mapSizeBytes(): number {
+    return this.mapSize;
+  }
+
+  /** Runs `fn` inside a read-only transaction that is always closed before returning. */
+  read<T>(fn: (txn: Txn) => T): T {
+    const txn = this.beginRead();
+    try {
+      return fn(txn);
+    } finally {
+      txn.abort();
+    }
+  }
+
+  get(txn: Txn, db: DbName, key: Buffer): Buffer | null {
+    return txn.getBinary(this.dbi(db), key, KEY_OPTS) ?? null;
+  }
+
+  /**
+   * Visits keys from `from` upward (or from the first key when null) while `visit` returns true.
+   * Key and value buffers are copies the visitor may keep.
+   */
+  scan(txn: Txn, db: DbName, from: Buffer | null, visit: (key: Buffer, value: Buffer) => boolean): void {
+    const cursor = new lmdb.Cursor<Buffer>(txn, this.dbi(db), KEY_OPTS);
+    try {
+      let key = from === null ? cursor.goToFirst() : cursor.goToRange(from);
+      while (key !== null) {
+        const value = cursor.getCurrentBinary() as Buffer;
+        if (!visit(key, value)) return;
+        key = cursor.goToNext();
+      }
+    } finally {
+      cursor.close();
+    }
+  }
+
+  /** The last key below `before` (exclusive), or null. */
+  lastKeyBefore(txn: Txn, db: DbName, before: Buffer): Buffer | null {
+    const cursor = new lmdb.Cursor<Buffer>(txn, this.dbi(db), KEY_OPTS);
+    try {
+      const at = cursor.goToRange(before);
+      return at === null ? cursor.goToLast() : cursor.goToPrev();
+    } finally {
+      cursor.close();
+    }
+  }
+
+  entryCount(db: DbName): number {
+    return this.read((txn) => this.dbi(db).stat(txn).entryCount);
+  }
+
+  /** Commits `ops` in one durable transaction on a worker thread. Grows the map on MAP_FULL. */
+  async write(ops: WriteOp[]): Promise<void> {
+    if (this.options.readOnly) throw new LogWriteError('the log is open read-only');
+    for (;;) {
+      try {
+        await this.batchWrite(ops);
+        return;
+      } catch (err) {
+        if (!isMapFull(err)) throw new LogWriteError(`LMDB commit failed: ${(err as Error).message}`, { cause: err });
+        this.grow();
+      }
+    }
+  }
+
+  /** Bytes the data file takes on disk (sparse regions not counted). */
+  fileBytes(): number {
+    try {
+      const st = fs.statSync(`${this.options.path}/data.mdb`);
+      return Math.min(st.size, st.blocks * 512);
+    } catch {
+      return 0;
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const dbi of this.dbis.values()) dbi.close();
+    this.env.close();
+  }
+
+  private batchWrite(ops: WriteOp[]): Promise<void> {
+    const batch = ops.map((op): Lmdb.BatchOperationArray =>
+      op.value === null ? [this.dbi(op.db), op.key] : [this.dbi(op.db), op.key, op.value],
+    );
+    return new Promise((resolve, reject) => {
+      this.env.batchWrite(batch, KEY_OPTS, (err, results) => {
+        if (err) return reject(err);
+        // 3 is MDB_BAD_VALSIZE, which node-lmdb reports per operation instead of failing the batch.
+        const bad = results.findIndex((r) => Number(r) === 3);
+        if (bad >= 0) return reject(new Error(`LMDB refused the size of key or value #${bad}`));
+        resolve();
+      });
+    });
+  }
+
+  private grow(): void {
+    const next = Math.min(this.mapSize * 2, this.options.mapSizeMaxBytes);
+    if (next <= this.mapSize) {
+      throw new StorageFullError(`the LMDB map is at its maximum of ${this.mapSize} bytes`);
+    }
+    this.env.resize(next);
+    this.mapSize = next;
+  }
+
+  private beginRead(): Txn {
+    try {
+      return this.env.beginTxn({ readOnly: true });
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.includes('MDB_MAP_RESIZED')) throw err;
+      // Another process grew the map: adopt its size (0 = take it from the file) and try once more.
+      this.env.resize(0);
+      this.mapSize = this.env.info().mapSize;
+      return this.env.beginTxn({ readOnly: true });
+    }
+  }
+
+  private dbi(name: DbName): Dbi {
+    const dbi = this.dbis.get(name);
+    if (!dbi) throw new Error(`database ${name} is not open`);
+    return dbi;
+  }
+}
+
+function isMapFull(err: unknown): boolean {
+  return err instanceof Error && err.message.includes('MDB_MAP_FULL');
+}
