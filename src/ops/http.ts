@@ -1,0 +1,128 @@
+/**
+ * The operations HTTP server: `GET /healthz`, `GET /metrics`, `GET /api/v1/status`.
+ *
+ * Plain node:http: three read-only routes do not justify a framework on a Pi. HEAD is served like GET
+ * without a body (HTTP requires it of general-purpose servers); any other method is 405 with `Allow`.
+ * Unknown paths are 404. A handler that throws answers 500 and is logged; it never takes the broker down.
+ *
+ * `close()` stops accepting, lets requests in flight finish for up to `closeTimeoutMs`, then cuts the
+ * remaining connections, so a scraper holding a keep-alive connection cannot hold shutdown hostage.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { HealthReport } from './health.js';
+import type { Logger } from './logger.js';
+
+export interface HttpServerOptions {
+  /** Default 0.0.0.0. */
+  host?: string;
+  /** 0 picks a free port; read it back from the handle. */
+  port: number;
+  /** Anything that renders Prometheus text: `createMetrics()`'s result fits. */
+  metrics: { render(): Promise<string>; readonly contentType: string };
+  health: () => HealthReport | Promise<HealthReport>;
+  status: () => object | Promise<object>;
+  logger: Logger;
+  /** How long `close()` waits for requests in flight; default 2,000 ms. */
+  closeTimeoutMs?: number;
+}
+
+export interface HttpServerHandle {
+  readonly host: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+type Route = (res: ServerResponse) => Promise<void>;
+
+/** A slow or stalled client must not hold a socket for long on a small gateway. */
+const REQUEST_TIMEOUT_MS = 10_000;
+const HEADERS_TIMEOUT_MS = 5_000;
+
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServerHandle> {
+  const routes = buildRoutes(options);
+  const inFlight = new Set<ServerResponse>();
+  const server = createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS }, (req, res) => {
+    inFlight.add(res);
+    res.on('close', () => inFlight.delete(res));
+    void handle(routes, req, res, options.logger);
+  });
+  const host = options.host ?? '0.0.0.0';
+  await listen(server, host, options.port);
+  const { port } = server.address() as AddressInfo;
+  options.logger.info({ host, port }, 'http listening');
+  const close = (): Promise<void> => {
+    // A response finishing during close() must not leave its connection idling in keep-alive.
+    for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+    return closeGracefully(server, options.closeTimeoutMs ?? 2_000);
+  };
+  return { host, port, close };
+}
+
+function buildRoutes(options: HttpServerOptions): Map<string, Route> {
+  return new Map<string, Route>([
+    ['/healthz', async (res) => {
+      const report = await options.health();
+      sendJson(res, report.status === 'ok' ? 200 : 503, report);
+    }],
+    ['/metrics', async (res) => {
+      const body = await options.metrics.render();
+      send(res, 200, options.metrics.contentType, body);
+    }],
+    ['/api/v1/status', async (res) => sendJson(res, 200, await options.status())],
+  ]);
+}
+
+async function handle(routes: Map<string, Route>, req: IncomingMessage, res: ServerResponse, logger: Logger): Promise<void> {
+  const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  const route = routes.get(path);
+  if (route === undefined) return sendJson(res, 404, { error: 'not found', path });
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('Allow', 'GET, HEAD');
+    return sendJson(res, 405, { error: 'method not allowed', method: req.method ?? '' });
+  }
+  try {
+    await route(res);
+  } catch (err) {
+    logger.error({ err, path }, 'http handler failed');
+    if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+    else res.destroy();
+  }
+}
+
+function sendJson(res: ServerResponse, statusCode: number, body: unknown): void {
+  send(res, statusCode, 'application/json; charset=utf-8', `${JSON.stringify(body)}\n`);
+}
+
+function send(res: ServerResponse, statusCode: number, contentType: string, body: string): void {
+  res.writeHead(statusCode, {
+    'Content-Type': contentType,
+    'Content-Length': Buffer.byteLength(body),
+    // Health and metrics are live readings: a cache between scraper and broker would lie.
+    'Cache-Control': 'no-store',
+  });
+  res.end(body);
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function closeGracefully(server: Server, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    // Keep-alive connections with no request in flight would otherwise keep close() waiting.
+    server.closeIdleConnections();
+  });
+}
