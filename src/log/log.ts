@@ -190,8 +190,8 @@ export class Log {
     await this.writeOps([{ db: 'cursors', key: cursorKey(group, stream, partition), value: encodeOffset(nextOffset) }]);
   }
 
-  /** Writes arbitrary ops (used by the MQTT state store) in the next group commit. */
-  async writeOps(ops: WriteOp[], apply: () => void = () => undefined): Promise<void> {
+  /** Writes ops in the next group commit; `apply` runs once they are durable. */
+  private async writeOps(ops: WriteOp[], apply: () => void = () => undefined): Promise<void> {
     this.assertOpen();
     if (!this.queue.hasSpace()) await this.queue.waitForSpace();
     const bytes = ops.reduce((n, op) => n + op.key.length + (op.value?.length ?? 0), 0);
@@ -220,6 +220,32 @@ export class Log {
 
   streamNames(): string[] {
     return [...this.streams.keys()];
+  }
+
+  /**
+   * The `state` table: a small key-value store beside the log for broker state (retained messages,
+   * sessions) that must survive restarts. Written through `writeStates`, in the same group commits.
+   */
+  stateGet(key: Buffer): Buffer | null {
+    return this.store.read((txn) => this.store.get(txn, 'state', key));
+  }
+
+  /** Entries of the state table whose key starts with `prefix`, in key order. */
+  stateScan(prefix: Buffer, limit = Number.MAX_SAFE_INTEGER): Array<[Buffer, Buffer]> {
+    const out: Array<[Buffer, Buffer]> = [];
+    this.store.read((txn) =>
+      this.store.scan(txn, 'state', prefix, (key, value) => {
+        if (key.length < prefix.length || key.compare(prefix, 0, prefix.length, 0, prefix.length) !== 0) return false;
+        out.push([key, value]);
+        return out.length < limit;
+      }),
+    );
+    return out;
+  }
+
+  /** Puts (value) and deletes (null) in the state table; resolves once durable. */
+  writeStates(entries: Array<[Buffer, Buffer | null]>): Promise<void> {
+    return this.writeOps(entries.map(([key, value]) => ({ db: 'state', key, value })));
   }
 
   streamSpec(stream: string): StreamSpec {

@@ -1,0 +1,17 @@
+/** `tributary check-config FILE`: validates a config file; exit 0 when valid, 2 naming the bad key. */
+import type { Argv } from 'yargs';
+import { loadConfig } from '../config/load.js';
+
+export function checkConfigCommand(cli: Argv): Argv {
+  return cli.command(
+    'check-config <file>',
+    'validate a YAML config file (exit 0 valid, 2 invalid)',
+    (y) => y.positional('file', { type: 'string', demandOption: true, describe: 'the YAML config file' }).option('json', { type: 'boolean', default: false, describe: 'print the effective config as JSON' }),
+    (args) => {
+      // Only the file is checked: the environment must not make a bad file look good.
+      const config = loadConfig(args.file, {}, {});
+      if (args.json) process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+      else process.stdout.write(`${args.file}: valid (${config.streams.length} streams, ${config.mqtt.listeners.length} listeners${config.upstream.kafka ? `, upstream ${config.upstream.kafka.brokers.join(',')}` : ', no upstream'})\n`);
+    },
+  );
+}

@@ -1,0 +1,8 @@
+/** Every command the CLI has, in help order. A command is a function that registers itself on yargs. */
+import type { Argv } from 'yargs';
+import { checkConfigCommand } from './check-config.js';
+import { logCommand } from './log.js';
+
+export type Command = (cli: Argv) => Argv;
+
+export const commands: Command[] = [logCommand, checkConfigCommand];

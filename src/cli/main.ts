@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+/**
+ * The `tributary` command line: the only user of yargs. One file per command; this file only
+ * registers them and maps failures to exit codes (0 ok, 1 runtime failure, 2 bad usage or config).
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { commands } from './commands.js';
+import { exitCodeFor, printError } from './exit.js';
+
+async function main(argv: string[]): Promise<void> {
+  let cli = yargs(argv)
+    .scriptName('tributary')
+    .usage('$0 <command> [options]\n\nEdge IoT stream broker: MQTT in, durable partitioned log, store-and-forward to Kafka.')
+    .strict()
+    .demandCommand(1, 'name a command (see --help)')
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version()
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      if (err) throw err;
+      process.stderr.write(`tributary: ${msg}\n(run with --help for usage)\n`);
+      process.exit(2);
+    });
+  for (const command of commands) cli = command(cli);
+  await cli.parseAsync();
+}
+
+main(hideBin(process.argv)).catch((err: unknown) => {
+  printError(err);
+  process.exitCode = exitCodeFor(err);
+});

@@ -1,0 +1,147 @@
+/**
+ * Loading the configuration: YAML file < environment (TRIBUTARY_*) < command-line flags, validated
+ * once against the schema, then deeply frozen. Nothing else in src/ reads the environment for
+ * settings.
+ *
+ * Every problem is a ConfigError whose message names the key path (`streams[1].partitions`), the
+ * environment variable or the flag, so `tributary check-config` can print it and exit 2.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { checkConfig, configSchema, type RawConfig } from './schema.js';
+
+export type Config = DeepReadonly<RawConfig>;
+export type StreamConfig = Config['streams'][number];
+export type ListenerConfig = Config['mqtt']['listeners'][number];
+export type KafkaConfig = NonNullable<Config['upstream']['kafka']>;
+
+type DeepReadonly<T> = T extends (infer U)[] ? ReadonlyArray<DeepReadonly<U>> : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
+/** Overrides from flags; undefined means "not given". */
+export interface ConfigOverrides {
+  dataDir?: string | undefined;
+  mqttPort?: number | undefined;
+  httpPort?: number | undefined;
+  kafka?: string | undefined;
+}
+
+export const ENV_VARS = {
+  TRIBUTARY_GATEWAY_ID: 'gateway.id',
+  TRIBUTARY_DATA_DIR: 'dataDir',
+  TRIBUTARY_MQTT_PORT: 'mqtt port',
+  TRIBUTARY_HTTP_PORT: 'http.port',
+  TRIBUTARY_KAFKA_BROKERS: 'upstream.kafka.brokers',
+  TRIBUTARY_LOG_LEVEL: 'logging.level',
+} as const;
+
+export function loadConfig(file: string | undefined, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const raw = file === undefined ? {} : readYaml(file);
+  const fromEnv: ConfigOverrides = {
+    dataDir: env.TRIBUTARY_DATA_DIR,
+    mqttPort: envPort(env, 'TRIBUTARY_MQTT_PORT'),
+    httpPort: envPort(env, 'TRIBUTARY_HTTP_PORT'),
+    kafka: env.TRIBUTARY_KAFKA_BROKERS,
+  };
+  if (env.TRIBUTARY_GATEWAY_ID) setIn(raw, ['gateway', 'id'], env.TRIBUTARY_GATEWAY_ID);
+  if (env.TRIBUTARY_LOG_LEVEL) setIn(raw, ['logging', 'level'], env.TRIBUTARY_LOG_LEVEL);
+  applyOverrides(raw, fromEnv);
+  applyOverrides(raw, overrides);
+  return parseConfig(raw, file ?? 'defaults');
+}
+
+/** Validates an already-parsed object (from YAML, or built in tests). */
+export function parseConfig(raw: unknown, source = 'config'): Config {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) throw configError(result.error.issues, source);
+  const problems = checkConfig(result.data);
+  if (problems.length > 0) {
+    const first = problems[0] as { path: string; message: string };
+    throw new ConfigError(`${source}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, first.path);
+  }
+  const config = result.data;
+  if (!config.streams.some((s) => s.name === 'default')) {
+    config.streams.push({ name: 'default', match: [], partitions: 4, key: 'topic', retention: {}, priority: 0, upstream: { enabled: true } });
+  }
+  return deepFreeze(config);
+}
+
+function readYaml(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`, '', { cause: err });
+  }
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(`${file}: invalid YAML: ${doc.errors.map((e) => e.message).join('; ')}`);
+  }
+  const value: unknown = doc.toJS();
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${file}: the top level must be a mapping of keys`);
+  const obj = value as Record<string, unknown>;
+  // A relative dataDir in a file is relative to the file, not to wherever the service was started.
+  if (typeof obj.dataDir === 'string' && !path.isAbsolute(obj.dataDir)) obj.dataDir = path.resolve(path.dirname(file), obj.dataDir);
+  return obj;
+}
+
+function applyOverrides(raw: Record<string, unknown>, o: ConfigOverrides): void {
+  if (o.dataDir !== undefined) raw.dataDir = o.dataDir;
+  if (o.httpPort !== undefined) setIn(raw, ['http', 'port'], o.httpPort);
+  if (o.kafka !== undefined) setIn(raw, ['upstream', 'kafka', 'brokers'], o.kafka.split(',').map((b) => b.trim()).filter(Boolean));
+  if (o.mqttPort !== undefined) {
+    const mqtt = (raw.mqtt ??= {}) as Record<string, unknown>;
+    const listeners = Array.isArray(mqtt.listeners) ? (mqtt.listeners as Array<Record<string, unknown>>) : [];
+    const tcp = listeners.find((l) => l.type === 'tcp');
+    if (tcp) tcp.port = o.mqttPort;
+    else listeners.unshift({ type: 'tcp', port: o.mqttPort });
+    mqtt.listeners = listeners;
+  }
+}
+
+function setIn(raw: Record<string, unknown>, keys: string[], value: unknown): void {
+  let at = raw;
+  for (const k of keys.slice(0, -1)) {
+    const next = at[k];
+    at = (typeof next === 'object' && next !== null ? next : (at[k] = {})) as Record<string, unknown>;
+  }
+  at[keys[keys.length - 1] as string] = value;
+}
+
+function envPort(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const v = env[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`environment ${name}="${v}" is not a port number (0-65535)`, name);
+  return n;
+}
+
+export function formatPath(p: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const k of p) out += typeof k === 'number' ? `[${k}]` : out === '' ? String(k) : `.${String(k)}`;
+  return out;
+}
+
+function configError(issues: z.core.$ZodIssue[], source: string): ConfigError {
+  const lines = issues.map((i) => {
+    const keyPath = formatPath(i.path);
+    if (i.code === 'unrecognized_keys') {
+      return i.keys.map((k) => `${keyPath ? `${keyPath}.` : ''}${k}: unknown key`).join('; ');
+    }
+    return `${keyPath || '(top level)'}: ${i.message}`;
+  });
+  const first = issues[0];
+  const firstPath = first ? (first.code === 'unrecognized_keys' ? [...first.path, first.keys[0] ?? ''] : first.path) : [];
+  return new ConfigError(`${source}: ${lines.join('; ')}`, formatPath(firstPath));
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,154 @@
+/**
+ * The configuration schema (DESIGN.md "Config"), as a zod schema: every key optional with a default,
+ * unknown keys rejected, sizes and durations parsed into numbers. Cross-field checks live in
+ * `checkConfig` beside it, so all validation is in this one file and runs once at start.
+ */
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.js';
+
+const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const parsed = parseSize(v);
+  if (typeof parsed === 'string') {
+    ctx.issues.push({ code: 'custom', message: parsed, input: v });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const parsed = parseDuration(v);
+  if (typeof parsed === 'string') {
+    ctx.issues.push({ code: 'custom', message: parsed, input: v });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+const port = z.number().int().min(0).max(65535);
+const host = z.string().min(1);
+
+const tcpListener = z.strictObject({ type: z.literal('tcp'), host: host.default('0.0.0.0'), port: port.default(1883) });
+const tlsListener = z.strictObject({
+  type: z.literal('tls'),
+  host: host.default('0.0.0.0'),
+  port: port.default(8883),
+  cert: z.string().min(1),
+  key: z.string().min(1),
+  ca: z.string().min(1).optional(),
+  /** Ask clients for a certificate; with `ca` set, only clients it signed are let in. */
+  requestCert: z.boolean().default(false),
+});
+const wsListener = z.strictObject({ type: z.literal('ws'), host: host.default('0.0.0.0'), port: port.default(8080), path: z.string().default('/mqtt') });
+const listener = z.discriminatedUnion('type', [tcpListener, tlsListener, wsListener]);
+
+export const STREAM_NAME = /^[A-Za-z0-9._-]{1,200}$/;
+export const PARTITION_KEY = /^(topic|client-id|topic-level:(\d{1,3}))$/;
+
+const stream = z.strictObject({
+  name: z.string().regex(STREAM_NAME, 'a stream name is 1-200 characters of A-Z a-z 0-9 . _ -'),
+  match: z.array(z.string().min(1)).default([]),
+  partitions: z.number().int().min(1).max(1024).default(4),
+  key: z.string().regex(PARTITION_KEY, 'key is one of topic, client-id, topic-level:N').default('topic'),
+  retention: z.strictObject({ bytes: size.optional(), age: duration.optional() }).default({}),
+  priority: z.number().int().min(0).max(100).default(0),
+  upstream: z.strictObject({ topic: z.string().min(1).optional(), enabled: z.boolean().default(true) }).default({ enabled: true }),
+});
+
+const compression = z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']);
+
+export const configSchema = z.strictObject({
+  gateway: z.strictObject({ id: z.string().min(1).max(200).default('gw-01') }).default({ id: 'gw-01' }),
+  dataDir: z.string().min(1).default('./data'),
+  mqtt: z
+    .strictObject({
+      listeners: z.array(listener).min(1).default([{ type: 'tcp', host: '0.0.0.0', port: 1883 }]),
+      maxPayloadBytes: size.default(262144),
+      /** Bytes a client may leave unread in its socket before it is disconnected. */
+      clientWriteBufferMaxBytes: size.default(4 * 1024 * 1024),
+      clientsMax: z.number().int().min(1).default(10_000),
+    })
+    .default({ listeners: [{ type: 'tcp', host: '0.0.0.0', port: 1883 }], maxPayloadBytes: 262144, clientWriteBufferMaxBytes: 4 * 1024 * 1024, clientsMax: 10_000 }),
+  durability: z
+    .strictObject({
+      commitIntervalMs: z.number().int().min(0).max(10_000).default(2),
+      commitBytesMax: size.default(1024 * 1024),
+      appendsInFlightMax: z.number().int().min(1).max(1_000_000).default(20_000),
+    })
+    .default({ commitIntervalMs: 2, commitBytesMax: 1024 * 1024, appendsInFlightMax: 20_000 }),
+  storage: z
+    .strictObject({ maxBytes: size.default(4 * 1024 ** 3), diskFreeMinBytes: size.default(512 * 1024 ** 2) })
+    .default({ maxBytes: 4 * 1024 ** 3, diskFreeMinBytes: 512 * 1024 ** 2 }),
+  streams: z.array(stream).default([]),
+  upstream: z
+    .strictObject({
+      kafka: z
+        .strictObject({
+          brokers: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'a broker is HOST:PORT')).min(1),
+          clientId: z.string().min(1).optional(),
+          compression: compression.default('lz4'),
+          batch: z
+            .strictObject({
+              maxRecords: z.number().int().min(1).max(1_000_000).default(10_000),
+              maxBytes: size.default(1024 * 1024),
+              lingerMs: z.number().int().min(0).max(60_000).default(50),
+            })
+            .default({ maxRecords: 10_000, maxBytes: 1024 * 1024, lingerMs: 50 }),
+          rateLimitBytesPerSec: size.default(0),
+          requestTimeoutMs: z.number().int().min(100).default(30_000),
+          retryBackoffMinMs: z.number().int().min(1).default(100),
+          retryBackoffMaxMs: z.number().int().min(1).default(30_000),
+        })
+        .optional(),
+    })
+    .default({}),
+  http: z.strictObject({ host: host.default('0.0.0.0'), port: port.default(9180) }).default({ host: '0.0.0.0', port: 9180 }),
+  logging: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+  host: z.strictObject({ sampleIntervalMs: z.number().int().min(100).default(10_000) }).default({ sampleIntervalMs: 10_000 }),
+});
+
+export type RawConfig = z.output<typeof configSchema>;
+
+export interface ConfigProblem {
+  path: string;
+  message: string;
+}
+
+/** Checks that span fields. Paths use the same `a.b[0].c` form as schema errors. */
+export function checkConfig(c: RawConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const names = new Set<string>();
+  c.streams.forEach((s, i) => {
+    if (names.has(s.name)) problems.push({ path: `streams[${i}].name`, message: `duplicate stream name "${s.name}"` });
+    names.add(s.name);
+    s.match.forEach((filter, j) => {
+      const bad = topicFilterProblem(filter);
+      if (bad) problems.push({ path: `streams[${i}].match[${j}]`, message: bad });
+    });
+    if (s.match.length === 0 && s.name !== 'default') problems.push({ path: `streams[${i}].match`, message: `stream "${s.name}" matches no topic: give it at least one filter` });
+  });
+  const seen = new Map<string, number>();
+  c.mqtt.listeners.forEach((l, i) => {
+    const id = `${l.host}:${l.port}`;
+    if (l.port !== 0 && seen.has(id)) problems.push({ path: `mqtt.listeners[${i}].port`, message: `listener ${id} is already used by mqtt.listeners[${seen.get(id)}]` });
+    seen.set(id, i);
+  });
+  const k = c.upstream.kafka;
+  if (k && k.retryBackoffMaxMs < k.retryBackoffMinMs) {
+    problems.push({ path: 'upstream.kafka.retryBackoffMaxMs', message: 'must be at least retryBackoffMinMs' });
+  }
+  if (c.durability.commitBytesMax < 1) problems.push({ path: 'durability.commitBytesMax', message: 'must be at least 1 byte' });
+  return problems;
+}
+
+/** Why `filter` is not a valid MQTT topic filter, or null. [MQTT-4.7.1-2], [MQTT-4.7.1-3] */
+export function topicFilterProblem(filter: string): string | null {
+  if (filter.length === 0) return 'a topic filter is at least one character';
+  if (filter.includes('\u0000')) return 'a topic filter may not contain the null character';
+  const levels = filter.split('/');
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i] as string;
+    if (level.includes('#') && (level !== '#' || i !== levels.length - 1)) return `"${filter}": # must be a whole level and the last one`;
+    if (level.includes('+') && level !== '+') return `"${filter}": + must be a whole level`;
+  }
+  return null;
+}
