@@ -6,3 +6,5 @@ export type { ReadLimits } from './reader.js';
 export type { LogRecord, QoS, RecordInput } from './record.js';
 export type { DropReason } from './retention.js';
 export type { WriteOp } from './store.js';
+export { Router, partitionFor, partitionKeyOf, topicMatches } from './routing.js';
+export type { Route, RouteSpec } from './routing.js';
