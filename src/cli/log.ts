@@ -13,7 +13,7 @@ const READ_BATCH_RECORDS = 1000;
 const READ_BATCH_BYTES = 4 * 1024 * 1024;
 
 export function logCommand(cli: Argv): Argv {
-  return cli.command('log <command>', 'inspect the durable log (read-only; works while serve runs)', (y) =>
+  return cli.command('log', 'inspect the durable log (read-only; works while serve runs)', (y) =>
     y
       .command(
         'streams',
@@ -34,6 +34,7 @@ export function logCommand(cli: Argv): Argv {
             .option('json', jsonOption),
         (args) => readStream(args),
       )
+      .strictCommands()
       .demandCommand(1, 'name a log command: streams or read'),
   );
 }

@@ -13,6 +13,7 @@ async function main(argv: string[]): Promise<void> {
     .scriptName('tributary')
     .usage('$0 <command> [options]\n\nEdge IoT stream broker: MQTT in, durable partitioned log, store-and-forward to Kafka.')
     .strict()
+    .strictCommands()
     .demandCommand(1, 'name a command (see --help)')
     .recommendCommands()
     .help()

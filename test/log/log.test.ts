@@ -1,0 +1,147 @@
+/**
+ * The log's core promises, in one process: concurrent appends across partitions get contiguous
+ * offsets with nothing lost and per-partition order kept; appends share group commits; offsets,
+ * streams and cursors survive a close and reopen and are never reused; reads honour record and byte
+ * limits; a full append queue makes callers wait instead of growing memory; the map grows past its
+ * first size without an error; and a damaged log is refused on open with the stream, partition and
+ * offset named.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { Log, logPath, type RecordInput } from '../../src/log/index.js';
+import { Store } from '../../src/log/store.js';
+import { recordKey } from '../../src/log/keys.js';
+import { LogCorruptError, StreamMismatchError, UnknownStreamError } from '../../src/errors.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+function rec(i: number, size = 100): RecordInput {
+  const payload = Buffer.alloc(size, i % 256);
+  payload.writeUInt32BE(i >>> 0, 0);
+  return { timestamp: Date.now(), topic: `sensors/${i % 7}/t`, qos: 1, retain: false, clientId: `c${i % 3}`, payload };
+}
+
+const ALL = { maxRecords: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER };
+
+test('concurrent appends across partitions: contiguous offsets, nothing lost, order kept, commits shared', async () => {
+  const dataDir = tmpDir();
+  let commits = 0;
+  let committedRecords = 0;
+  const log = await Log.open({ dataDir, observer: { commit: (_ms, n) => ((commits += 1), (committedRecords += n)) } }, [{ name: 's', partitions: 4 }]);
+  const n = 20_000;
+  const appends = Array.from({ length: n }, (_, i) => log.append('s', i % 4, rec(i)).then((offset) => ({ i, offset })));
+  const results = await Promise.all(appends);
+  for (let p = 0; p < 4; p++) {
+    const mine = results.filter((r) => r.i % 4 === p);
+    // Offsets are 0..k-1 in the order the appends were made.
+    assert.deepEqual(mine.map((r) => r.offset), mine.map((_, k) => k));
+    const records = log.read('s', p, 0, ALL);
+    assert.equal(records.length, n / 4);
+    records.forEach((r, k) => assert.equal(r.payload.readUInt32BE(0), (mine[k] as { i: number }).i));
+  }
+  assert.equal(committedRecords, n);
+  assert.ok(commits < n / 10, `expected group commits, got ${commits} commits for ${n} appends`);
+  await log.close();
+});
+
+test('offsets, streams and cursors survive reopen; offsets are never reused after retention', async () => {
+  const dataDir = tmpDir();
+  let log = await Log.open({ dataDir }, [{ name: 's', partitions: 2 }]);
+  for (let i = 0; i < 10; i++) await log.append('s', 0, rec(i));
+  await log.commitCursor('g', 's', 0, 6);
+  await log.close();
+
+  log = await Log.open({ dataDir, retentionHoldGroup: null }, [{ name: 's', partitions: 2, retention: { bytes: 0 } }]);
+  assert.deepEqual(log.partitionInfo('s', 0), { partition: 0, startOffset: 0, endOffset: 10, records: 10, bytes: log.partitionInfo('s', 0).bytes });
+  assert.equal(log.cursor('g', 's', 0), 6);
+  assert.equal(log.cursor('g', 's', 1), null);
+  await log.runRetention();
+  assert.equal(log.partitionInfo('s', 0).records, 0);
+  assert.equal(await log.append('s', 0, rec(10)), 10, 'the next offset continues after deleted ones');
+  await log.close();
+
+  log = await Log.open({ dataDir }, [{ name: 's', partitions: 2 }]);
+  assert.equal(await log.append('s', 0, rec(11)), 11);
+  assert.deepEqual(log.read('s', 0, 0, ALL).map((r) => r.offset), [10, 11]);
+  await log.close();
+});
+
+test('reads honour maxRecords and maxBytes but always return at least one record', async () => {
+  const log = await Log.open({ dataDir: tmpDir() }, [{ name: 's', partitions: 1 }]);
+  await Promise.all(Array.from({ length: 50 }, (_, i) => log.append('s', 0, rec(i, 1000))));
+  assert.equal(log.read('s', 0, 0, { maxRecords: 7, maxBytes: 1e9 }).length, 7);
+  const byBytes = log.read('s', 0, 10, { maxRecords: 100, maxBytes: 5000 });
+  assert.deepEqual(byBytes.map((r) => r.offset), [10, 11, 12, 13]);
+  assert.equal(log.read('s', 0, 0, { maxRecords: 100, maxBytes: 1 }).length, 1);
+  assert.deepEqual(log.read('s', 0, 50, ALL), []);
+  await log.close();
+});
+
+test('unknown streams and partitions, and a changed partition count, are clear errors', async () => {
+  const dataDir = tmpDir();
+  const log = await Log.open({ dataDir }, [{ name: 's', partitions: 2 }]);
+  await assert.rejects(log.append('nope', 0, rec(0)), UnknownStreamError);
+  await assert.rejects(log.append('s', 2, rec(0)), /stream "s" has no partition 2/);
+  await log.close();
+  await assert.rejects(Log.open({ dataDir }, [{ name: 's', partitions: 3 }]), StreamMismatchError);
+});
+
+test('a full append queue makes callers wait for the commit instead of growing without bound', async () => {
+  const log = await Log.open({ dataDir: tmpDir(), appendsInFlightMax: 10, commitIntervalMs: 50 }, [{ name: 's', partitions: 1 }]);
+  const first = Array.from({ length: 10 }, (_, i) => log.append('s', 0, rec(i)));
+  assert.equal(log.saturated, true);
+  const more = log.append('s', 0, rec(10));
+  const offsets = await Promise.all([...first, more]);
+  assert.deepEqual(offsets, [...Array(11).keys()]);
+  await log.close();
+});
+
+test('the LMDB map grows past its first size without an error reaching the caller', async () => {
+  const dataDir = tmpDir();
+  const log = await Log.open({ dataDir, mapSizeBytes: 1024 * 1024 }, [{ name: 's', partitions: 2 }]);
+  const first = log.mapSizeBytes;
+  for (let batch = 0; batch < 10; batch++) {
+    await Promise.all(Array.from({ length: 100 }, (_, i) => log.append('s', i % 2, rec(i, 8 * 1024))));
+  }
+  assert.ok(log.mapSizeBytes > first, `map ${log.mapSizeBytes} should have grown from ${first}`);
+  assert.equal(log.partitionInfo('s', 0).records + log.partitionInfo('s', 1).records, 1000);
+  await log.close();
+  const reopened = await Log.open({ dataDir, mapSizeBytes: 1024 * 1024 }, [{ name: 's', partitions: 2 }]);
+  assert.equal(reopened.read('s', 1, 0, ALL).length, 500);
+  await reopened.close();
+});
+
+test('a log with a missing record or a damaged value is refused on open, naming where', async () => {
+  const dataDir = tmpDir();
+  const log = await Log.open({ dataDir }, [{ name: 'damaged', partitions: 2 }]);
+  await Promise.all(Array.from({ length: 40 }, (_, i) => log.append('damaged', i % 2, rec(i))));
+  await log.close();
+
+  const store = Store.open({ path: logPath(dataDir), readOnly: false, mapSizeBytes: 64 * 1024 * 1024, mapSizeMaxBytes: 64 * 1024 * 1024 });
+  assert.ok(store);
+  await store.write([{ db: 'records', key: recordKey(0, 1, 5), value: null }]);
+  store.close();
+  await assert.rejects(Log.open({ dataDir }, [{ name: 'damaged', partitions: 2 }]), (err: unknown) => {
+    assert.ok(err instanceof LogCorruptError);
+    assert.match(err.message, /stream damaged partition 1 offset 5: record missing/);
+    return true;
+  });
+
+  const store2 = Store.open({ path: logPath(dataDir), readOnly: false, mapSizeBytes: 64 * 1024 * 1024, mapSizeMaxBytes: 64 * 1024 * 1024 });
+  assert.ok(store2);
+  await store2.write([{ db: 'records', key: recordKey(0, 1, 5), value: Buffer.from([9, 0, 0, 0, 0]) }]);
+  store2.close();
+  await assert.rejects(Log.open({ dataDir }, [{ name: 'damaged', partitions: 2 }]), /stream damaged partition 1 offset 5: record is 5 bytes/);
+});
+
+test('appends after close are refused; close commits what was pending', async () => {
+  const dataDir = tmpDir();
+  const log = await Log.open({ dataDir, commitIntervalMs: 1000 }, [{ name: 's', partitions: 1 }]);
+  const pending = log.append('s', 0, rec(1));
+  await log.close();
+  assert.equal(await pending, 0);
+  await assert.rejects(log.append('s', 0, rec(2)), /closed/);
+  const reader = Log.openReadOnly(dataDir);
+  assert.ok(reader);
+  assert.equal(reader.read('s', 0, 0, ALL).length, 1);
+  reader.close();
+});
