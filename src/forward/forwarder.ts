@@ -1,0 +1,259 @@
+/**
+ * The forwarder: one `PartitionLoop` per forwarded log partition, sharing one Kafka sink, one link health
+ * (`Link`), one list of refused streams (`StreamBlocks`), one send scheduler (priority and rate limit) and
+ * one idle ticker. It is also the `ForwardProbe` that metrics and the status API read.
+ *
+ * Lifecycle: `createForwarder` (the log must be open) → `start()` → `close()`. `close()` stops new
+ * batches at once, lets each partition's in-flight batch finish and commit its cursor, bounded by
+ * `closeTimeoutMs`, then closes the sink; the broker closes the log after that.
+ *
+ * States (the probe's `state()`):
+ * - `disabled`: no upstream configured;
+ * - `offline`: the link is down (a connection-level failure and no success since), or every partition
+ *   that has something to send is failing: nothing gets through;
+ * - `degraded`: some partitions are retrying or stopped (Kafka refuses their stream), others get through;
+ * - `online`: otherwise.
+ */
+import type { Config, KafkaConfig } from '../config/load.js';
+import type { Metrics } from '../ops/metrics.js';
+import type { Logger } from '../ops/logger.js';
+import type { ForwardProbe, PartitionLag, UpstreamState } from '../ops/probes.js';
+import { sleep } from './backoff.js';
+import type { KafkaSinkOptions, Sink } from './kafka-sink.js';
+import { Link, StreamBlocks } from './link.js';
+import { PartitionLoop, type ForwardLog, type LoopShared, type LoopStatus, type PartitionTarget } from './partition-loop.js';
+import { SendScheduler } from './scheduler.js';
+import { Ticker } from './ticker.js';
+
+export interface ForwardTuning {
+  /** How often idle loops look for new records. */
+  idlePollMs: number;
+  /** Batches in flight across all partitions; where stream priority decides who goes next. */
+  sendsInFlightMax: number;
+  /** How long a stream Kafka refused waits before it is tried again. */
+  refusedRetryMs: number;
+  /** How long `close()` waits for the in-flight batches. */
+  closeTimeoutMs: number;
+  now: () => number;
+  random: () => number;
+}
+
+export const FORWARD_TUNING_DEFAULTS: ForwardTuning = {
+  idlePollMs: 5,
+  sendsInFlightMax: 4,
+  refusedRetryMs: 60_000,
+  closeTimeoutMs: 10_000,
+  now: Date.now,
+  random: Math.random,
+};
+
+export interface ForwarderOptions {
+  /** The open log. */
+  log: ForwardLog;
+  /** The sink to send to (tests pass an in-memory one); the forwarder does not close a sink it was given. */
+  sink?: Sink;
+  /** Called by `start()` when no `sink` is given; the forwarder closes what it made. */
+  sinkFactory?: () => Sink;
+  config: Pick<Config, 'streams' | 'upstream'>;
+  gatewayId: string;
+  logger: Logger;
+  /** When given, the forwarder attaches itself as the `forward` probe. */
+  metrics?: Pick<Metrics, 'attach'>;
+  tuning?: Partial<ForwardTuning>;
+}
+
+export interface PartitionForwardStatus extends PartitionLag {
+  kafkaTopic: string;
+  status: LoopStatus;
+  /** Next offset to forward. */
+  cursor: number;
+  endOffset: number;
+  lastError: string | null;
+}
+
+export interface ForwardStatus {
+  state: UpstreamState;
+  lastError: string | null;
+  /** Streams Kafka refuses, with the reason. */
+  refusedStreams: Array<{ stream: string; error: string }>;
+  partitions: PartitionForwardStatus[];
+}
+
+export interface Forwarder extends ForwardProbe {
+  start(): void;
+  close(): Promise<void>;
+  status(): ForwardStatus;
+}
+
+/** The sink options the config implies (one place, shared by `serve` and the benchmark). */
+export function kafkaSinkOptions(kafka: KafkaConfig, gatewayId: string): KafkaSinkOptions {
+  return {
+    brokers: [...kafka.brokers],
+    clientId: kafka.clientId ?? `tributary-${gatewayId}`,
+    compression: kafka.compression,
+    requestTimeoutMs: kafka.requestTimeoutMs,
+    // A gateway's link either connects in a few seconds or is down.
+    connectTimeoutMs: Math.min(kafka.requestTimeoutMs, 10_000),
+  };
+}
+
+export function createForwarder(options: ForwarderOptions): Forwarder {
+  const forwarder = new KafkaForwarder(options);
+  options.metrics?.attach({ forward: forwarder });
+  return forwarder;
+}
+
+class KafkaForwarder implements Forwarder {
+  readonly #tuning: ForwardTuning;
+  readonly #kafka: KafkaConfig | undefined;
+  readonly #abort = new AbortController();
+  readonly #link: Link;
+  readonly #blocks: StreamBlocks;
+  readonly #ticker: Ticker;
+  #loops: PartitionLoop[] = [];
+  #running: Promise<void>[] = [];
+  #sink: Sink | null = null;
+  #ownsSink = false;
+  #closing: Promise<void> | null = null;
+
+  constructor(private readonly options: ForwarderOptions) {
+    this.#tuning = { ...FORWARD_TUNING_DEFAULTS, ...options.tuning };
+    this.#kafka = options.config.upstream.kafka;
+    const backoff = { minMs: this.#kafka?.retryBackoffMinMs ?? 100, maxMs: this.#kafka?.retryBackoffMaxMs ?? 30_000 };
+    this.#link = new Link(backoff, this.#tuning.now, this.#tuning.random);
+    this.#blocks = new StreamBlocks(this.#tuning.refusedRetryMs, this.#tuning.now);
+    this.#ticker = new Ticker(this.#tuning.idlePollMs);
+  }
+
+  get disabled(): boolean {
+    return this.#kafka === undefined;
+  }
+
+  start(): void {
+    if (this.#kafka === undefined || this.#sink !== null || this.#closing !== null) return;
+    const { sink, sinkFactory, logger } = this.options;
+    if (sink === undefined && sinkFactory === undefined) throw new Error('createForwarder needs a sink or a sinkFactory');
+    this.#sink = sink ?? (sinkFactory as () => Sink)();
+    this.#ownsSink = sink === undefined;
+    const shared = this.#shared(this.#kafka, this.#sink);
+    this.#loops = this.#targets().map((target) => new PartitionLoop(target, shared));
+    this.#running = this.#loops.map((loop) =>
+      loop.run().catch((err: unknown) => {
+        loop.lastError = String(err);
+        logger.error({ stream: loop.target.stream, partition: loop.target.partition, err }, 'forward loop ended with an error');
+      }),
+    );
+    logger.info({ partitions: this.#loops.length, brokers: this.#kafka.brokers }, 'forwarding to Kafka');
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#abort.abort();
+    this.#ticker.stop();
+    const finished = Promise.all(this.#running).then(() => true);
+    const timer = new AbortController();
+    const inTime = await Promise.race([finished, sleep(this.#tuning.closeTimeoutMs, timer.signal).then(() => false)]);
+    timer.abort();
+    if (!inTime) {
+      this.options.logger.warn({ closeTimeoutMs: this.#tuning.closeTimeoutMs }, 'in-flight forward batches did not finish in time; they will be sent again after restart');
+    }
+    if (this.#ownsSink && this.#sink !== null) await this.#sink.close();
+  }
+
+  #shared(kafka: KafkaConfig, sink: Sink): LoopShared {
+    return {
+      log: this.options.log,
+      sink,
+      link: this.#link,
+      blocks: this.#blocks,
+      scheduler: new SendScheduler({
+        sendsInFlightMax: this.#tuning.sendsInFlightMax,
+        rateLimitBytesPerSec: kafka.rateLimitBytesPerSec,
+        now: this.#tuning.now,
+      }),
+      ticker: this.#ticker,
+      logger: this.options.logger,
+      batch: { maxRecords: kafka.batch.maxRecords, maxBytes: kafka.batch.maxBytes, lingerMs: kafka.batch.lingerMs },
+      backoff: { minMs: kafka.retryBackoffMinMs, maxMs: kafka.retryBackoffMaxMs },
+      signal: this.#abort.signal,
+      now: this.#tuning.now,
+    };
+  }
+
+  /** Every partition of every log stream, except streams configured with `upstream.enabled: false`. */
+  #targets(): PartitionTarget[] {
+    const { log, config, gatewayId } = this.options;
+    const targets: PartitionTarget[] = [];
+    for (const stream of log.streamNames()) {
+      // A stream on disk that the config no longer names still holds data to forward: defaults apply.
+      const cfg = config.streams.find((s) => s.name === stream);
+      if (cfg?.upstream.enabled === false) continue;
+      const partitions = log.streamSpec(stream).partitions;
+      for (let partition = 0; partition < partitions; partition++) {
+        targets.push({
+          stream,
+          partition,
+          kafkaTopic: cfg?.upstream.topic ?? stream,
+          keySpec: cfg?.key ?? 'topic',
+          priority: cfg?.priority ?? 0,
+          gatewayId,
+        });
+      }
+    }
+    return targets;
+  }
+
+  // ---- the probe -----------------------------------------------------------------------------
+
+  lag(): PartitionLag[] {
+    return this.#loops.map((l) => ({ stream: l.target.stream, partition: l.target.partition, lagRecords: l.lagRecords(), lagSeconds: l.lagSeconds() }));
+  }
+
+  upstreamUp(): boolean | null {
+    if (this.disabled) return null;
+    return !this.#link.down;
+  }
+
+  state(): { state: UpstreamState; lastError: string | null } {
+    return { state: this.#state(), lastError: this.#link.lastError };
+  }
+
+  #state(): UpstreamState {
+    if (this.disabled) return 'disabled';
+    if (this.#link.down) return 'offline';
+    const failing = this.#loops.filter((l) => isFailing(l.status));
+    if (failing.length === 0) return 'online';
+    const active = this.#loops.filter((l) => isFailing(l.status) || l.lagRecords() > 0);
+    return failing.length >= active.length ? 'offline' : 'degraded';
+  }
+
+  status(): ForwardStatus {
+    const refused = new Set(this.#loops.map((l) => l.target.stream).filter((s) => this.#blocks.isBlocked(s)));
+    return {
+      ...this.state(),
+      refusedStreams: [...refused].map((stream) => ({ stream, error: this.#blocks.error(stream) ?? '' })),
+      partitions: this.#loops.map((l) => {
+        const info = this.options.log.partitionInfo(l.target.stream, l.target.partition);
+        return {
+          stream: l.target.stream,
+          partition: l.target.partition,
+          kafkaTopic: l.target.kafkaTopic,
+          status: l.status,
+          cursor: l.cursor,
+          endOffset: info.endOffset,
+          lagRecords: l.lagRecords(),
+          lagSeconds: l.lagSeconds(),
+          lastError: l.lastError,
+        };
+      }),
+    };
+  }
+}
+
+function isFailing(status: LoopStatus): boolean {
+  return status === 'retrying' || status === 'stopped' || status === 'failed';
+}
