@@ -1,15 +1,19 @@
 /**
  * Group commit: many writers, one durable transaction at a time.
  *
- * Items pushed within `commitIntervalMs` of the first pending one, or until `commitBytesMax` bytes are
- * pending, are handed together to `flush`. At most one flush runs at once; what arrives meanwhile
- * becomes the next group, flushed as soon as the current one finishes (it has already waited a
- * whole commit). `itemsMax` bounds what may be pending: past it, `push` waits for the running flush
+ * Commits start at most once per `commitIntervalMs`: everything pushed in between, or until
+ * `commitBytesMax` bytes are pending, is handed together to `flush`. A push after a quiet spell
+ * commits at once (on the next event-loop turn, so a burst that arrived together still shares it)
+ * instead of waiting out a timer: the interval caps the commit rate — the knob between flash wear
+ * and throughput — without adding latency to an idle gateway. At most one flush runs at once; what
+ * arrives meanwhile becomes the next group. `itemsMax` bounds what may be pending: past it, `push` waits for the running flush
  * to finish instead of growing memory without limit — that wait is the backpressure the ingest
  * layer passes on to its clients by not reading their sockets.
  *
  * Single-threaded (the Node event loop); `flush` must settle every item it is given.
  */
+
+import { performance } from 'node:perf_hooks';
 
 export interface CommitQueueOptions {
   commitIntervalMs: number;
@@ -25,6 +29,8 @@ export class CommitQueue<T extends Sized> {
   private pending: T[] = [];
   private pendingBytes = 0;
   private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
+  private lastFlushAt = Number.NEGATIVE_INFINITY;
   private running: Promise<void> | null = null;
   private spaceWaiters: Array<() => void> = [];
 
@@ -58,9 +64,16 @@ export class CommitQueue<T extends Sized> {
     if (this.running) return; // the running flush picks this group up when it ends
     if (this.pendingBytes >= this.options.commitBytesMax) {
       this.startFlush();
-    } else if (this.timer === null) {
-      this.timer = setTimeout(() => this.startFlush(), this.options.commitIntervalMs);
+    } else {
+      this.schedule();
     }
+  }
+
+  private schedule(): void {
+    if (this.timer !== null || this.immediate !== null) return;
+    const waitMs = this.lastFlushAt + this.options.commitIntervalMs - performance.now();
+    if (waitMs <= 0) this.immediate = setImmediate(() => this.startFlush());
+    else this.timer = setTimeout(() => this.startFlush(), waitMs);
   }
 
   /** Flushes everything pending now and resolves when no flush is running. */
@@ -72,11 +85,12 @@ export class CommitQueue<T extends Sized> {
   }
 
   private startFlush(): void {
-    if (this.timer !== null) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
+    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.immediate !== null) clearImmediate(this.immediate);
+    this.timer = null;
+    this.immediate = null;
     if (this.running || this.pending.length === 0) return;
+    this.lastFlushAt = performance.now();
     const items = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
@@ -84,7 +98,9 @@ export class CommitQueue<T extends Sized> {
     // flush settles each item itself; the catch only keeps a bug there from becoming an unhandled rejection.
     this.running = this.flush(items).catch(() => undefined).finally(() => {
       this.running = null;
-      if (this.pending.length > 0) this.startFlush();
+      if (this.pending.length === 0) return;
+      if (this.pendingBytes >= this.options.commitBytesMax) this.startFlush();
+      else this.schedule();
     });
   }
 

@@ -308,11 +308,9 @@ export class Log {
     };
     const ops: WriteOp[] = [];
     const results: number[] = [];
-    const applied: Item[] = [];
-    for (const item of items) {
-      results.push(this.stage(item, stateOf, ops));
-      applied.push(item);
-    }
+    // One allocation for all record keys of the commit instead of one per record.
+    const keys = new KeySlab(items.length);
+    for (const item of items) results.push(this.stage(item, stateOf, ops, keys));
     for (const [part, state] of working) {
       ops.push({ db: 'partitions', key: partitionKey(part.streamId, part.index), value: encodePartitionState(state) });
     }
@@ -321,12 +319,12 @@ export class Log {
     } catch (err) {
       const error = err as Error;
       this.options.observer?.commitFailed?.(error);
-      for (const item of applied) item.reject(error);
+      for (const item of items) item.reject(error);
       return;
     }
     let appends = 0;
     for (const [part, state] of working) part.state = state;
-    applied.forEach((item, i) => {
+    items.forEach((item, i) => {
       if (item.kind === 'append') {
         appends++;
         this.payloadBytesAppended += item.payloadBytes;
@@ -341,13 +339,13 @@ export class Log {
   }
 
   /** Turns one queued item into LMDB ops against the working partition states; returns its result. */
-  private stage(item: Item, stateOf: (p: PartitionRef) => PartitionState, ops: WriteOp[]): number {
+  private stage(item: Item, stateOf: (p: PartitionRef) => PartitionState, ops: WriteOp[], keys: KeySlab): number {
     switch (item.kind) {
       case 'append': {
         const state = stateOf(item.part);
         const offset = state.endOffset++;
         state.bytes += item.value.length;
-        ops.push({ db: 'records', key: recordKey(item.part.streamId, item.part.index, offset), value: item.value });
+        ops.push({ db: 'records', key: recordKey(item.part.streamId, item.part.index, offset, keys.next()), value: item.value });
         return offset;
       }
       case 'ops':
@@ -444,6 +442,20 @@ export class Log {
 
 export function logPath(dataDir: string): string {
   return path.join(dataDir, 'log');
+}
+
+/** Hands out 16-byte record keys carved from one buffer. */
+class KeySlab {
+  private readonly slab: Buffer;
+  private at = 0;
+  constructor(count: number) {
+    this.slab = Buffer.allocUnsafe(16 * count);
+  }
+  next(): Buffer {
+    const key = this.slab.subarray(this.at, this.at + 16);
+    this.at += 16;
+    return key;
+  }
 }
 
 function defaultMapSize(storageMaxBytes: number): number {
