@@ -9,8 +9,8 @@
  *
  * States (the probe's `state()`):
  * - `disabled`: no upstream configured;
- * - `offline`: the link is down (a connection-level failure and no success since), or every partition
- *   that has something to send is failing: nothing gets through;
+ * - `offline`: the link is down (a connection-level failure and no success since), or every forwarded
+ *   partition is failing (e.g. Kafka refuses the only stream): nothing gets through;
  * - `degraded`: some partitions are retrying or stopped (Kafka refuses their stream), others get through;
  * - `online`: otherwise.
  */
@@ -225,10 +225,9 @@ class KafkaForwarder implements Forwarder {
   #state(): UpstreamState {
     if (this.disabled) return 'disabled';
     if (this.#link.down) return 'offline';
-    const failing = this.#loops.filter((l) => isFailing(l.status));
-    if (failing.length === 0) return 'online';
-    const active = this.#loops.filter((l) => isFailing(l.status) || l.lagRecords() > 0);
-    return failing.length >= active.length ? 'offline' : 'degraded';
+    const failing = this.#loops.filter((l) => isFailing(l.status)).length;
+    if (failing === 0) return 'online';
+    return failing === this.#loops.length ? 'offline' : 'degraded';
   }
 
   status(): ForwardStatus {

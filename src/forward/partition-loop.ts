@@ -171,13 +171,18 @@ export class PartitionLoop {
       try {
         await sink.send(batch.records);
       } catch (err) {
+        scheduler.release();
         await this.#sendFailed(err, startedAt);
         continue;
+      }
+      // The slot is held through the cursor commit: released earlier, it would go to whoever waits now,
+      // before this (maybe higher-priority) loop has had a chance to queue its next batch.
+      try {
+        this.#sendSucceeded();
+        await this.#commit(batch.nextOffset);
       } finally {
         scheduler.release();
       }
-      this.#sendSucceeded();
-      await this.#commit(batch.nextOffset);
       return;
     }
   }

@@ -1,0 +1,277 @@
+/**
+ * Proves the forwarder's logic against a real LMDB log and an in-memory Sink (no Kafka): every record is
+ * sent once, in offset order per partition, with the Kafka topic, key and headers DESIGN.md promises, and
+ * the `upstream` cursor is committed only after the sink acknowledged; batches respect maxRecords and the
+ * linger; streams with `upstream.enabled: false` are not sent; a cursor behind the log start skips to it.
+ * On failures: a link-wide outage makes the state `offline` with the last error and one shared backoff
+ * (a bounded number of attempts, not one per partition), then everything arrives in order; a partition's
+ * own retriable error makes the state `degraded` while other streams flow; a refused topic stops only that
+ * stream, logs it once, keeps its records in the log and retries later. Higher-priority streams drain first
+ * when sends are scarce, and `close()` lets the in-flight batch finish and commit, within its timeout.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import { createForwarder, UPSTREAM_GROUP, type Forwarder, type ForwardTuning, type SinkRecord } from '../../src/forward/index.js';
+import type { Config } from '../../src/config/load.js';
+import type { Log } from '../../src/log/index.js';
+import { MemorySink, captureLogger, forwardConfig, header, notLeader, openLog, publish, refused, unreachable, waitFor } from './harness.js';
+
+const open: Array<{ forwarder: Forwarder; log: Log }> = [];
+afterEach(async () => {
+  for (const { forwarder, log } of open.splice(0)) {
+    await forwarder.close();
+    await log.close();
+  }
+});
+
+async function setup(config: Config, sink: MemorySink, tuning: Partial<ForwardTuning> = {}) {
+  const log = await openLog(config);
+  const { logger, lines } = captureLogger();
+  const forwarder = createForwarder({ log, sink, config, gatewayId: config.gateway.id, logger, tuning: { idlePollMs: 2, ...tuning } });
+  open.push({ forwarder, log });
+  return { log, forwarder, lines };
+}
+
+function offsetsInOrder(records: SinkRecord[]): Map<string, number[]> {
+  const byPartition = new Map<string, number[]>();
+  for (const r of records) {
+    const id = `${header(r, 'tributary.stream')}/${header(r, 'tributary.partition')}`;
+    const list = byPartition.get(id) ?? [];
+    list.push(Number(header(r, 'tributary.offset')));
+    byPartition.set(id, list);
+  }
+  return byPartition;
+}
+
+function assertContiguous(records: SinkRecord[], log: Log): void {
+  for (const [id, offsets] of offsetsInOrder(records)) {
+    const [stream, partition] = id.split('/') as [string, string];
+    const info = log.partitionInfo(stream, Number(partition));
+    assert.deepEqual(offsets, Array.from({ length: info.endOffset }, (_, i) => i), `${id}: every offset once, in order`);
+  }
+}
+
+describe('forwarding', () => {
+  test('records go out once, in order, with topic, key, headers; cursor follows the acks', async () => {
+    const config = forwardConfig({}, [
+      { name: 'telemetry', match: ['sensors/+/telemetry'], partitions: 3, key: 'topic-level:1', upstream: { topic: 'edge.telemetry' } },
+      { name: 'local', match: ['local/#'], partitions: 1, upstream: { enabled: false } },
+    ]);
+    const sink = new MemorySink();
+    const { log, forwarder } = await setup(config, sink);
+    forwarder.start();
+    await publish(log, config, 1000, (i) => `sensors/dev-${i % 7}/telemetry`);
+    await publish(log, config, 50, (i) => `local/${i}`);
+    await publish(log, config, 20, (i) => `other/${i}`);
+    await waitFor('all forwarded', () => sink.acked.length === 1020);
+    assert.deepEqual(new Set(sink.acked.map((r) => r.topic)), new Set(['edge.telemetry', 'default']));
+    const first = sink.acked.find((r) => r.topic === 'edge.telemetry') as SinkRecord;
+    assert.match(first.key?.toString() ?? '', /^dev-\d$/);
+    assert.equal(header(first, 'tributary.gateway'), 'gw-test');
+    assert.equal(header(first, 'tributary.stream'), 'telemetry');
+    assert.equal(header(first, 'mqtt.topic'), `sensors/${first.key?.toString()}/telemetry`);
+    assert.ok(sink.calls.every((c) => c.records <= 100), 'batch.maxRecords holds');
+    assertContiguous(sink.acked, log);
+    await waitFor('cursors committed', () => [0, 1, 2].every((p) => log.cursor(UPSTREAM_GROUP, 'telemetry', p) === log.partitionInfo('telemetry', p).endOffset));
+    assert.equal(log.cursor(UPSTREAM_GROUP, 'local', 0), null, 'disabled stream is not forwarded');
+    await waitFor('no lag', () => forwarder.lag().every((l) => l.lagRecords === 0 && l.lagSeconds === 0));
+    assert.deepEqual(forwarder.state(), { state: 'online', lastError: null });
+    assert.ok(!forwarder.lag().some((l) => l.stream === 'local'));
+  });
+
+  test('a restarted forwarder resumes at the committed cursor; a cursor behind the log start skips to it', async () => {
+    const config = forwardConfig({}, [{ name: 'default', partitions: 1, retention: { bytes: 2000 } }]);
+    const log = await openLog(config);
+    await publish(log, config, 200, (i) => `t/${i}`);
+    await log.commitCursor(UPSTREAM_GROUP, 'default', 0, 5);
+    await log.runRetention();
+    const start = log.partitionInfo('default', 0).startOffset;
+    assert.ok(start > 5, `retention moved the start past the cursor (start ${start})`);
+    const sink = new MemorySink();
+    const { logger } = captureLogger();
+    const forwarder = createForwarder({ log, sink, config, gatewayId: 'gw', logger, tuning: { idlePollMs: 2 } });
+    open.push({ forwarder, log });
+    forwarder.start();
+    await waitFor('drained', () => forwarder.lag()[0]?.lagRecords === 0);
+    assert.equal(Number(header(sink.acked[0] as SinkRecord, 'tributary.offset')), start);
+    assert.equal(sink.acked.length, 200 - start);
+  });
+
+  test('linger: a lone record waits lingerMs for company, a full batch goes at once', async () => {
+    const config = forwardConfig({ batch: { maxRecords: 50, maxBytes: 1024 * 1024, lingerMs: 300 } });
+    const sink = new MemorySink();
+    const { log, forwarder } = await setup(config, sink);
+    forwarder.start();
+    await new Promise((r) => setTimeout(r, 20));
+    const t0 = Date.now();
+    await publish(log, config, 1, () => 'a');
+    await waitFor('sent', () => sink.acked.length === 1);
+    assert.ok(Date.now() - t0 >= 250, `waited for linger (${Date.now() - t0} ms)`);
+    const t1 = Date.now();
+    await publish(log, config, 50, () => 'a');
+    await waitFor('sent', () => sink.acked.length === 51);
+    assert.ok(Date.now() - t1 < 250, `a full batch does not linger (${Date.now() - t1} ms)`);
+  });
+});
+
+describe('link failures', () => {
+  test('outage: offline with lastError, one shared backoff, then everything arrives in order', async () => {
+    const config = forwardConfig({ retryBackoffMinMs: 50, retryBackoffMaxMs: 100 }, [{ name: 'default', partitions: 8 }]);
+    let down = true;
+    const sink = new MemorySink(() => {
+      if (down) throw unreachable();
+    });
+    const { log, forwarder, lines } = await setup(config, sink);
+    forwarder.start();
+    await publish(log, config, 400, (i) => `t/${i % 40}`);
+    await waitFor('offline', () => forwarder.state().state === 'offline');
+    assert.match(forwarder.state().lastError ?? '', /UPSTREAM_UNREACHABLE/);
+    assert.equal(forwarder.upstreamUp(), false);
+    const callsAtOffline = sink.calls.length;
+    await new Promise((r) => setTimeout(r, 1000));
+    const probes = sink.calls.length - callsAtOffline;
+    // One probe per shared backoff period (50..100 ms): about 10-20 in a second, not 8 partitions' worth.
+    assert.ok(probes <= 25, `${probes} attempts in 1 s of outage`);
+    assert.ok(forwarder.lag().some((l) => l.lagSeconds >= 0.9), 'lag in seconds grows while offline');
+    assert.equal(forwarder.lag().reduce((n, l) => n + l.lagRecords, 0), 400);
+    assert.ok(lines.some((l) => l.level === 'warn' && /retrying/.test(String(l.msg))));
+    down = false;
+    await waitFor('drained', () => sink.acked.length === 400);
+    assertContiguous(sink.acked, log);
+    await waitFor('online', () => forwarder.state().state === 'online');
+    assert.equal(forwarder.upstreamUp(), true);
+  });
+
+  test('a partition-level retriable error degrades only what it hits', async () => {
+    const config = forwardConfig({}, [
+      { name: 'a', match: ['a/#'], partitions: 1 },
+      { name: 'b', match: ['b/#'], partitions: 1 },
+    ]);
+    let failB = true;
+    const sink = new MemorySink((records) => {
+      if (failB && records[0]?.topic === 'b') throw notLeader();
+    });
+    const { log, forwarder } = await setup(config, sink);
+    forwarder.start();
+    await publish(log, config, 10, (i) => `b/${i}`);
+    await waitFor('degraded', () => forwarder.state().state === 'offline' || forwarder.state().state === 'degraded');
+    await publish(log, config, 10, (i) => `a/${i}`);
+    await waitFor('a flows', () => sink.acked.filter((r) => r.topic === 'a').length === 10);
+    assert.equal(forwarder.state().state, 'degraded');
+    assert.equal(forwarder.upstreamUp(), true);
+    failB = false;
+    await waitFor('b flows', () => sink.acked.filter((r) => r.topic === 'b').length === 10);
+    await waitFor('online', () => forwarder.state().state === 'online');
+  });
+
+  test('a refused topic stops that stream only, logs once, drops nothing, and is retried later', async () => {
+    const config = forwardConfig({}, [
+      { name: 'bad', match: ['bad/#'], partitions: 2, upstream: { topic: 'no such topic' } },
+      { name: 'good', match: ['good/#'], partitions: 1 },
+    ]);
+    let refuse = true;
+    const sink = new MemorySink((records) => {
+      if (refuse && records[0]?.topic === 'no such topic') throw refused();
+    });
+    const { log, forwarder, lines } = await setup(config, sink, { refusedRetryMs: 300 });
+    forwarder.start();
+    await publish(log, config, 20, (i) => `bad/${i}`);
+    await publish(log, config, 20, (i) => `good/${i}`);
+    await waitFor('good flows', () => sink.acked.length === 20);
+    await waitFor('bad stopped', () => forwarder.status().partitions.filter((p) => p.stream === 'bad' && p.lagRecords > 0).every((p) => p.status === 'stopped'));
+    const status = forwarder.status();
+    assert.equal(status.state, 'degraded');
+    assert.deepEqual(status.refusedStreams.map((s) => s.stream), ['bad']);
+    assert.match(status.lastError ?? '', /INVALID_TOPIC/);
+    const logged = lines.filter((l) => l.level === 'error' && /refuses stream bad/.test(String(l.msg)));
+    assert.equal(logged.length, 1, 'one log line for the stream, not one per partition or attempt');
+    const info = [0, 1].map((p) => log.partitionInfo('bad', p));
+    assert.equal(info.reduce((n, i) => n + i.records, 0), 20, 'nothing dropped from the log');
+    await new Promise((r) => setTimeout(r, 400));
+    refuse = false;
+    await waitFor('bad flows after the retry interval', () => sink.acked.length === 40, 3000);
+    assert.ok(lines.some((l) => /forwarding resumed/.test(String(l.msg))));
+  });
+});
+
+describe('scheduling and shutdown', () => {
+  test('higher-priority streams drain first when sends are scarce', async () => {
+    const config = forwardConfig({ batch: { maxRecords: 10, maxBytes: 1024 * 1024, lingerMs: 0 } }, [
+      { name: 'bulk', match: ['bulk/#'], partitions: 2, priority: 1 },
+      { name: 'alarm', match: ['alarm/#'], partitions: 2, priority: 9 },
+    ]);
+    const sink = new MemorySink(() => new Promise((r) => setTimeout(r, 2)));
+    const log = await openLog(config);
+    await publish(log, config, 200, (i) => `bulk/${i}`);
+    await publish(log, config, 200, (i) => `alarm/${i}`);
+    const { logger } = captureLogger();
+    const forwarder = createForwarder({ log, sink, config, gatewayId: 'gw', logger, tuning: { sendsInFlightMax: 1, idlePollMs: 2 } });
+    open.push({ forwarder, log });
+    forwarder.start();
+    await waitFor('drained', () => sink.acked.length === 400);
+    const order = sink.calls.map((c) => c.topic);
+    const lastAlarm = order.lastIndexOf('alarm');
+    const bulkBefore = order.slice(0, lastAlarm).filter((t) => t === 'bulk').length;
+    assert.ok(bulkBefore <= 2, `at most the first bulk batches went before the alarm backlog was done (${bulkBefore})`);
+    assert.equal(sink.inFlightMax, 1);
+  });
+
+  test('rateLimitBytesPerSec holds the drain to the configured rate', async () => {
+    const config = forwardConfig({ rateLimitBytesPerSec: 20_000, batch: { maxRecords: 20, maxBytes: 1024 * 1024, lingerMs: 0 } });
+    const sink = new MemorySink();
+    const log = await openLog(config);
+    await publish(log, config, 400, (i) => `r/${i % 4}`);
+    const { logger } = captureLogger();
+    const forwarder = createForwarder({ log, sink, config, gatewayId: 'gw', logger, tuning: { idlePollMs: 2 } });
+    open.push({ forwarder, log });
+    const t0 = Date.now();
+    forwarder.start();
+    await waitFor('drained', () => sink.acked.length === 400, 20_000);
+    const elapsedS = (Date.now() - t0) / 1000;
+    const bytes = sink.acked.reduce((n, r) => n + r.value.length + (r.key?.length ?? 0) + r.headers.reduce((m, [k, v]) => m + k.length + v.length, 0), 0);
+    // The first second's burst is free; after that the rate holds.
+    const expectedS = (bytes - 20_000) / 20_000;
+    assert.ok(elapsedS >= expectedS * 0.8 && elapsedS <= expectedS + 2, `${bytes} bytes took ${elapsedS.toFixed(2)} s, expected about ${expectedS.toFixed(2)} s`);
+  });
+
+  test('close() lets the in-flight batch finish and commit; a hung send is cut off by closeTimeoutMs', async () => {
+    const config = forwardConfig({ batch: { maxRecords: 10, maxBytes: 1024 * 1024, lingerMs: 0 } }, [{ name: 'default', partitions: 1 }]);
+    let release: () => void = () => undefined;
+    const sink = new MemorySink(() => new Promise<void>((r) => (release = r)));
+    const log = await openLog(config);
+    await publish(log, config, 30, (i) => `c/${i}`);
+    const { logger } = captureLogger();
+    const forwarder = createForwarder({ log, sink, config, gatewayId: 'gw', logger, tuning: { idlePollMs: 2, closeTimeoutMs: 2000 } });
+    forwarder.start();
+    await waitFor('in flight', () => sink.inFlight === 1);
+    const closing = forwarder.close();
+    setTimeout(() => release(), 100);
+    await closing;
+    assert.equal(sink.acked.length, 10, 'the in-flight batch finished, no new one started');
+    assert.equal(log.cursor(UPSTREAM_GROUP, 'default', 0), 10, 'and its cursor was committed');
+
+    const hung = new MemorySink(() => new Promise<void>(() => undefined));
+    const second = createForwarder({ log, sink: hung, config, gatewayId: 'gw', logger, tuning: { idlePollMs: 2, closeTimeoutMs: 200 } });
+    second.start();
+    await waitFor('in flight', () => hung.inFlight === 1);
+    const t0 = Date.now();
+    await second.close();
+    assert.ok(Date.now() - t0 < 1000, 'close is bounded');
+    assert.equal(log.cursor(UPSTREAM_GROUP, 'default', 0), 10, 'an unacknowledged batch does not move the cursor');
+    await log.close();
+  });
+
+  test('no upstream configured: disabled, no lag, upstreamUp null', async () => {
+    const config = forwardConfig();
+    const { kafka: _kafka, ...upstream } = config.upstream;
+    const log = await openLog(config);
+    const { logger } = captureLogger();
+    const forwarder = createForwarder({ log, config: { streams: config.streams, upstream }, gatewayId: 'gw', logger });
+    forwarder.start();
+    assert.deepEqual(forwarder.state(), { state: 'disabled', lastError: null });
+    assert.equal(forwarder.upstreamUp(), null);
+    assert.deepEqual(forwarder.lag(), []);
+    await forwarder.close();
+    await log.close();
+  });
+});
