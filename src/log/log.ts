@@ -31,6 +31,7 @@ import {
 import { encodeRecord, type LogRecord, type RecordInput } from './record.js';
 import { LogReader, readPartitionState, readRecords, readStreamDefs, type ReadLimits } from './reader.js';
 import { RetentionPlanner, type DropReason, type Trim } from './retention.js';
+export type { DropReason };
 import { Store, type WriteOp } from './store.js';
 import { verifyLog } from './verify.js';
 
@@ -198,9 +199,14 @@ export class Log {
     await new Promise<number>((resolve, reject) => this.queue.push({ kind: 'ops', ops, apply, bytes, resolve, reject }));
   }
 
-  /** Runs one retention pass now: age, bytes and storage limit. Returns records scheduled for deletion. */
-  async runRetention(now = Date.now()): Promise<number> {
-    const trims = this.retention.plan([...this.streams.values()].map((s) => ({ spec: s.spec, partitions: s.partitions })), now);
+  /**
+   * Runs one retention pass now: age, bytes and storage limit. `extraBytesToFree` asks for more room
+   * than those rules free (disk pressure from the host monitor): the oldest records of the lowest
+   * priority streams go first, counted under `reason`. Returns the records deleted.
+   */
+  async runRetention(now = Date.now(), extraBytesToFree = 0, reason: DropReason = 'disk.free'): Promise<number> {
+    const streams = [...this.streams.values()].map((s) => ({ spec: s.spec, partitions: s.partitions }));
+    const trims = this.retention.plan(streams, now, extraBytesToFree, reason);
     await Promise.all(trims.map((trim) => new Promise<number>((resolve, reject) => this.queue.push({ kind: 'trim', trim, bytes: 0, resolve, reject }))));
     return trims.reduce((n, t) => n + (t.toOffset - t.fromOffset), 0);
   }
