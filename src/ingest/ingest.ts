@@ -1,0 +1,150 @@
+/**
+ * The MQTT side of the broker: one aedes 1.x instance, the listeners from config, the log-backed
+ * persistence, append-before-ack (append.ts) and the per-connection limits (connection.ts).
+ *
+ * Bad input never takes the process down: aedes turns a client's protocol error into that client's
+ * disconnect, and every such disconnect is logged with a reason and counted
+ * (`tributary_rejected_publishes_total{reason}`). Reasons: `oversized`, `invalid-topic`,
+ * `reserved-topic`, `malformed`, `slow-client`, `clients-max`.
+ *
+ * Shutdown (`close`) is ordered: stop accepting, stop reading from every client, wait (bounded) until
+ * the appends already taken are committed and acked, then close the clients and aedes. The log itself
+ * is closed by the broker afterwards.
+ */
+import type { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Aedes, type Client } from 'aedes';
+import type { Config } from '../config/load.js';
+import { PublishRejectedError, TributaryError, errorMessage } from '../errors.js';
+import { Router, type Log } from '../log/index.js';
+import type { Logger } from '../ops/logger.js';
+import type { Metrics } from '../ops/metrics.js';
+import { createAuthorizePublish, InFlight } from './append.js';
+import { GatedConnection, type ClientSocket, type ViolationReason } from './connection.js';
+import { startListener, type BoundListener } from './listeners.js';
+import { LogPersistence } from './persistence.js';
+
+export interface IngestOptions {
+  config: Config;
+  log: Log;
+  metrics: Pick<Metrics, 'recordIngest' | 'recordRejected'>;
+  logger: Logger;
+}
+
+export interface BoundPort {
+  type: string;
+  host: string;
+  port: number;
+}
+
+export interface Ingest {
+  start(): Promise<BoundPort[]>;
+  /** Connected MQTT clients. */
+  clientCount(): number;
+  close(): Promise<void>;
+}
+
+/** A CONNECT may carry a will (≤ 64 KiB), user name, password and client id besides the payload limit. */
+const FRAME_OVERHEAD_BYTES = 5 * 65_540;
+/** How long shutdown waits for appends in flight to be committed and acked. */
+const DRAIN_TIMEOUT_MS = 5_000;
+
+/** aedes' own error messages for topics it refuses before `authorizePublish` (lib/handlers/publish.js). */
+const INVALID_TOPIC_ERRORS = /not allowed in PUBLISH|empty topic|too many levels/;
+/** Errors that are the network or the client going away, not bad input. */
+const ORDINARY_ERRORS = /keep alive timeout|connect did not arrive in time|connection closed|write after end|socket hang up/;
+
+export function createIngest(options: IngestOptions): Ingest {
+  const { config, log, metrics, logger } = options;
+  const router = new Router(config.streams.map((s) => ({ name: s.name, match: s.match, partitions: s.partitions, key: s.key })));
+  const persistence = new LogPersistence(log);
+  const inFlight = new InFlight();
+  const connections = new Set<GatedConnection>();
+  const listeners: BoundListener[] = [];
+  let aedes: Aedes | null = null;
+  let closing: Promise<void> | null = null;
+
+  function reject(clientId: string | null, reason: string, detail: string): void {
+    metrics.recordRejected(reason);
+    logger.warn({ clientId, reason, detail }, 'client refused and disconnected');
+  }
+
+  const authorizePublish = createAuthorizePublish(
+    {
+      log,
+      route: (topic, clientId) => router.route(topic, clientId),
+      isDuplicateQoS2: (clientId, messageId) => persistence.hasIncoming(clientId, messageId),
+      maxPayloadBytes: config.mqtt.maxPayloadBytes,
+      onIngest: (stream, bytes) => metrics.recordIngest(stream, 1, bytes),
+      onReject: (clientId, err) => reject(clientId, err.reason, err.message),
+    },
+    inFlight,
+  );
+
+  function onClientError(client: Client | null, err: Error): void {
+    const clientId = client?.id ?? null;
+    if (err instanceof PublishRejectedError) return; // counted where it was raised
+    if (err instanceof TributaryError) {
+      logger.error({ clientId, err }, 'publish failed in the log; client disconnected without an ack');
+      return;
+    }
+    if ('code' in err || ORDINARY_ERRORS.test(err.message)) {
+      logger.info({ clientId, error: err.message }, 'client connection ended');
+      return;
+    }
+    reject(clientId, INVALID_TOPIC_ERRORS.test(err.message) ? 'invalid-topic' : 'malformed', err.message);
+  }
+
+  function accept(socket: Duplex, req?: IncomingMessage): void {
+    if (closing || aedes === null) return void socket.destroy();
+    if (connections.size >= config.mqtt.clientsMax) {
+      reject(null, 'clients-max', `${connections.size} connections open; the limit is ${config.mqtt.clientsMax}`);
+      return void socket.destroy();
+    }
+    let client: Client | null = null;
+    const limits = { frameBytesMax: config.mqtt.maxPayloadBytes + FRAME_OVERHEAD_BYTES, writeBufferMaxBytes: config.mqtt.clientWriteBufferMaxBytes };
+    const onViolation = (reason: ViolationReason, detail: string): void => reject(client?.id ?? null, reason, detail);
+    const conn = new GatedConnection(socket as ClientSocket, limits, onViolation);
+    connections.add(conn);
+    conn.once('close', () => connections.delete(conn));
+    client = aedes.handle(conn, req);
+  }
+
+  async function start(): Promise<BoundPort[]> {
+    aedes = await Aedes.createBroker({ persistence, authorizePublish, drainTimeout: 0, connectTimeout: 10_000 });
+    aedes.on('clientError', onClientError);
+    aedes.on('connectionError', onClientError);
+    // aedes emits 'error' when its persistence fails while queueing for offline clients; its typings omit it.
+    const emitter: EventEmitter = aedes;
+    emitter.on('error', (err: Error) => logger.error({ err }, 'aedes error'));
+    for (const listener of config.mqtt.listeners) listeners.push(await startListener(listener, accept));
+    return listeners.map(({ type, host, port }) => ({ type, host, port }));
+  }
+
+  async function shutdown(): Promise<void> {
+    const stopped = Promise.all(listeners.map((l) => l.close()));
+    for (const conn of connections) conn.hold();
+    const drained = await Promise.race([inFlight.idle().then(() => true), sleep(DRAIN_TIMEOUT_MS).then(() => false)]);
+    if (!drained) logger.warn({ appends: inFlight.size }, 'shutdown: appends still uncommitted after the drain timeout');
+    // One turn for the acks of the last commit to reach the sockets.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (aedes !== null) {
+      const broker = aedes;
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+    }
+    for (const conn of connections) conn.destroy();
+    await Promise.race([stopped, sleep(DRAIN_TIMEOUT_MS)]);
+  }
+
+  return {
+    start,
+    clientCount: () => connections.size,
+    close: () => (closing ??= shutdown().catch((err: unknown) => logger.error({ error: errorMessage(err) }, 'ingest shutdown failed'))),
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+

@@ -1,0 +1,69 @@
+/**
+ * MQTT listeners from config: `tcp`, `tls` (cert/key/ca files; client certificates optional) and `ws`
+ * (MQTT over WebSocket, on its own HTTP server). Each hands every new connection, as a Duplex, to
+ * `accept`. `close()` stops accepting; connections already open are the caller's to end.
+ */
+import fs from 'node:fs';
+import http, { type IncomingMessage } from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import tls from 'node:tls';
+import type { Duplex } from 'node:stream';
+import type { ListenerConfig } from '../config/load.js';
+
+export type Accept = (socket: Duplex, req?: IncomingMessage) => void;
+
+export interface BoundListener {
+  type: ListenerConfig['type'];
+  host: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startListener(config: ListenerConfig, accept: Accept): Promise<BoundListener> {
+  switch (config.type) {
+    case 'tcp':
+      return bind(config, net.createServer({ noDelay: true }, accept));
+    case 'tls': {
+      const server = tls.createServer(
+        {
+          cert: fs.readFileSync(config.cert),
+          key: fs.readFileSync(config.key),
+          ...(config.ca === undefined ? {} : { ca: fs.readFileSync(config.ca) }),
+          requestCert: config.requestCert,
+          // With a CA to check against, a requested certificate is also required to be valid.
+          rejectUnauthorized: config.requestCert && config.ca !== undefined,
+        },
+        accept,
+      );
+      return bind(config, server);
+    }
+    case 'ws':
+      return startWebSocket(config, accept);
+  }
+}
+
+async function startWebSocket(config: Extract<ListenerConfig, { type: 'ws' }>, accept: Accept): Promise<BoundListener> {
+  // `ws` is loaded only when a ws listener is configured.
+  const { WebSocketServer, createWebSocketStream } = await import('ws');
+  const server = http.createServer((_req, res) => res.writeHead(426, { 'Content-Type': 'text/plain' }).end('MQTT over WebSocket only\n'));
+  const wss = new WebSocketServer({ server, path: config.path });
+  wss.on('connection', (socket, req) => accept(createWebSocketStream(socket), req));
+  const bound = await bind(config, server);
+  return { ...bound, close: async () => { wss.close(); await bound.close(); } };
+}
+
+function bind(config: ListenerConfig, server: net.Server): Promise<BoundListener> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      const { port } = server.address() as AddressInfo;
+      resolve({
+        type: config.type,
+        host: config.host,
+        port,
+        close: () => new Promise<void>((done) => server.close(() => done())),
+      });
+    });
+  });
+}
