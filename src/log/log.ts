@@ -126,6 +126,7 @@ export class Log {
   private retentionTimer: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
   private payloadBytesAppended = 0;
+  private pressureLimitBytes: number | null = null;
   private readonly writeBytesAtOpen: number | null = processWriteBytes();
 
   private constructor(
@@ -200,15 +201,29 @@ export class Log {
   }
 
   /**
-   * Runs one retention pass now: age, bytes and storage limit. `extraBytesToFree` asks for more room
-   * than those rules free (disk pressure from the host monitor): the oldest records of the lowest
-   * priority streams go first, counted under `reason`. Returns the records deleted.
+   * Runs one retention pass now: age, bytes, the storage limit and the disk-pressure limit (see
+   * `setPressureLimit`). Returns the records deleted.
    */
-  async runRetention(now = Date.now(), extraBytesToFree = 0, reason: DropReason = 'disk.free'): Promise<number> {
+  async runRetention(now = Date.now()): Promise<number> {
     const streams = [...this.streams.values()].map((s) => ({ spec: s.spec, partitions: s.partitions }));
-    const trims = this.retention.plan(streams, now, extraBytesToFree, reason);
+    const trims = this.retention.plan(streams, now, this.pressureLimitBytes);
     await Promise.all(trims.map((trim) => new Promise<number>((resolve, reject) => this.queue.push({ kind: 'trim', trim, bytes: 0, resolve, reject }))));
     return trims.reduce((n, t) => n + (t.toOffset - t.fromOffset), 0);
+  }
+
+  /**
+   * Disk pressure: while the data dir's filesystem is below its free-space floor, the host monitor
+   * caps the log's record bytes here (null lifts the cap). Deleting records does not shrink LMDB's
+   * file, but it frees pages inside it that new appends reuse, so holding the log under the cap
+   * keeps the file — and so the disk — from growing. Records deleted to honour it count as dropped
+   * with reason `disk.free`, lowest-priority streams first.
+   */
+  setPressureLimit(bytes: number | null): void {
+    this.pressureLimitBytes = bytes === null ? null : Math.max(0, bytes);
+  }
+
+  get pressureLimit(): number | null {
+    return this.pressureLimitBytes;
   }
 
   // ---- reading -------------------------------------------------------------------------------

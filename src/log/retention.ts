@@ -62,8 +62,8 @@ export class RetentionPlanner {
     private readonly options: Pick<LogOptions, 'retentionHoldGroup' | 'retentionBatchRecords' | 'storageMaxBytes'>,
   ) {}
 
-  /** Plans one pass. `extraBytesToFree` lets disk pressure ask for more than storageMaxBytes does. */
-  plan(streams: PlannedStream[], now: number, extraBytesToFree = 0, extraReason: DropReason = 'disk.free'): Trim[] {
+  /** Plans one pass. `pressureLimitBytes` is a second, tighter storage limit while the disk is short. */
+  plan(streams: PlannedStream[], now: number, pressureLimitBytes: number | null = null): Trim[] {
     const trims: Trim[] = [];
     const heads = new Map<PartitionRef, Head>();
     this.store.read((txn) => {
@@ -82,9 +82,9 @@ export class RetentionPlanner {
     }
     const total = streams.reduce((n, s) => n + streamBytes(s, trims), 0);
     const storageExcess = this.options.storageMaxBytes > 0 ? total - this.options.storageMaxBytes : 0;
-    let toFree = Math.max(storageExcess, 0);
-    const reason: DropReason = storageExcess >= extraBytesToFree ? 'storage.maxBytes' : extraReason;
-    toFree = Math.max(toFree, extraBytesToFree);
+    const pressureExcess = pressureLimitBytes === null ? 0 : total - pressureLimitBytes;
+    const reason: DropReason = pressureExcess > storageExcess ? 'disk.free' : 'storage.maxBytes';
+    let toFree = Math.max(storageExcess, pressureExcess, 0);
     if (toFree > 0) {
       const byPriority = [...streams].sort((a, b) => (a.spec.priority ?? 0) - (b.spec.priority ?? 0));
       for (const s of byPriority) {

@@ -103,3 +103,28 @@ test('a big backlog is trimmed in bounded passes', async () => {
   assert.equal(log.partitionInfo('s', 0).startOffset, 450);
   await log.close();
 });
+
+test('a disk-pressure limit drops the oldest low-priority records, counted as disk.free, and lifts', async () => {
+  const c = counter();
+  const log = await Log.open({ dataDir: tmpDir(), retentionHoldGroup: 'upstream', observer: c.observer }, [
+    { name: 'bulk', partitions: 2, priority: 0 },
+    { name: 'alarms', partitions: 1, priority: 10 },
+  ]);
+  const t0 = Date.now() - 1000;
+  for (let i = 0; i < 20; i++) await log.append('bulk', i % 2, rec(t0 + i));
+  for (let i = 0; i < 5; i++) await log.append('alarms', 0, rec(t0 + i));
+  const size = log.partitionInfo('alarms', 0).bytes / 5;
+  log.setPressureLimit(log.totalBytes() - 10 * size);
+  await log.runRetention();
+  assert.equal(c.counts.get('dropped bulk disk.free'), 10);
+  assert.equal(log.partitionInfo('alarms', 0).records, 5, 'high priority untouched');
+  assert.equal(log.partitionInfo('bulk', 0).startOffset + log.partitionInfo('bulk', 1).startOffset, 10, 'oldest first across partitions');
+  // While the cap holds, new appends push out as much old data; lifting it stops the drops.
+  for (let i = 0; i < 4; i++) await log.append('bulk', 0, rec(Date.now()));
+  await log.runRetention();
+  assert.equal(c.counts.get('dropped bulk disk.free'), 14);
+  log.setPressureLimit(null);
+  await log.append('bulk', 0, rec(Date.now()));
+  assert.equal(await log.runRetention(), 0);
+  await log.close();
+});
