@@ -14,7 +14,7 @@
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Aedes, type Client } from 'aedes';
+import { Aedes, AuthErrorCode, type AuthenticateError, type Client, type ConnectPacket } from 'aedes';
 import type { Config } from '../config/load.js';
 import { PublishRejectedError, TributaryError, errorMessage } from '../errors.js';
 import { Router, type Log } from '../log/index.js';
@@ -89,6 +89,10 @@ export function createIngest(options: IngestOptions): Ingest {
       logger.error({ clientId, err }, 'publish failed in the log; client disconnected without an ack');
       return;
     }
+    if ('errorCode' in err) {
+      logger.info({ clientId, error: err.message }, 'connection refused with a CONNACK return code');
+      return;
+    }
     if ('code' in err || ORDINARY_ERRORS.test(err.message)) {
       logger.info({ clientId, error: err.message }, 'client connection ended');
       return;
@@ -111,8 +115,22 @@ export function createIngest(options: IngestOptions): Ingest {
     client = aedes.handle(conn, req);
   }
 
+  // [MQTT-3.1.3-8]: a zero-length client id with CleanSession 0 gets CONNACK 0x02 (aedes would make up
+  // an id, giving the client a persistent session it can never resume). preConnect sees the packet,
+  // authenticate can answer with a return code.
+  const emptyIdPersistent = new WeakSet<Client>();
+  function preConnect(client: Client, packet: ConnectPacket, done: (err: Error | null, ok: boolean) => void): void {
+    if (!packet.clientId && packet.clean === false) emptyIdPersistent.add(client);
+    done(null, true);
+  }
+  function authenticate(client: Client, _user: unknown, _password: unknown, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
+    if (!emptyIdPersistent.has(client)) return done(null, true);
+    const err = Object.assign(new Error('zero-length client id needs CleanSession 1'), { returnCode: AuthErrorCode.IDENTIFIER_REJECTED });
+    done(err, false);
+  }
+
   async function start(): Promise<BoundPort[]> {
-    aedes = await Aedes.createBroker({ persistence, authorizePublish, drainTimeout: 0, connectTimeout: 10_000 });
+    aedes = await Aedes.createBroker({ persistence, authorizePublish, preConnect, authenticate, drainTimeout: 0, connectTimeout: 10_000 });
     aedes.on('clientError', onClientError);
     aedes.on('connectionError', onClientError);
     // aedes emits 'error' when its persistence fails while queueing for offline clients; its typings omit it.

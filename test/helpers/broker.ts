@@ -1,0 +1,157 @@
+/**
+ * Runs `tributary serve` as a child process on port 0 with a temp data dir, waits for its
+ * `"msg":"listening"` line and returns the real ports. `stop()` sends SIGTERM and waits for the exit
+ * (ordered shutdown); `kill()` sends SIGKILL (a crash). Log lines are kept for assertions.
+ */
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import net from 'node:net';
+import type { Readable } from 'node:stream';
+import mqttPacket, { type Packet } from 'mqtt-packet';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CLI } from './cli.js';
+import { tmpDir } from './tmp.js';
+
+export interface ServeOptions {
+  dataDir?: string;
+  /** YAML text written to a config file, or a path to one. */
+  configYaml?: string;
+  readyTimeoutMs?: number;
+}
+
+export interface RunningBroker {
+  dataDir: string;
+  mqttPort: number;
+  httpPort: number;
+  mqttUrl: string;
+  pid: number;
+  /** Parsed JSON log lines so far. */
+  lines: Array<Record<string, unknown>>;
+  stop(): Promise<number | null>;
+  kill(): Promise<void>;
+  metrics(): Promise<string>;
+}
+
+export async function startServe(options: ServeOptions = {}): Promise<RunningBroker> {
+  const dataDir = options.dataDir ?? tmpDir('tributary-serve-');
+  const args = [CLI, 'serve', '--data-dir', dataDir, '--mqtt-port', '0', '--http-port', '0'];
+  if (options.configYaml !== undefined) {
+    const file = path.join(tmpDir('tributary-config-'), 'config.yaml');
+    fs.writeFileSync(file, options.configYaml);
+    args.push('--config', file);
+  }
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: Array<Record<string, unknown>> = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const ready = await waitForReady(child, lines, options.readyTimeoutMs ?? 10_000);
+  const mqtt = ready.mqtt as Array<{ port: number }>;
+  const mqttPort = (mqtt[0] as { port: number }).port;
+  const httpPort = ready.http as number;
+  return {
+    dataDir,
+    mqttPort,
+    httpPort,
+    mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+    pid: child.pid as number,
+    lines,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+    kill: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    metrics: async () => (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text(),
+  };
+}
+
+function waitForReady(child: ChildProcessByStdio<null, Readable, Readable>, lines: Array<Record<string, unknown>>, timeoutMs: number): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    let stderr = '';
+    let buffered = '';
+    const timer = setTimeout(() => reject(new Error(`serve not ready after ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.once('exit', (code) => reject(new Error(`serve exited with ${code} before ready; stderr: ${stderr}`)));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      buffered += d;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        let parsed: Record<string, unknown>;
+        try {
+          parsed = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          continue;
+        }
+        lines.push(parsed);
+        if (parsed.msg === 'listening') {
+          clearTimeout(timer);
+          resolve(parsed);
+        }
+      }
+    });
+  });
+}
+
+/** The value of one Prometheus sample, e.g. `metricValue(text, 'tributary_rejected_publishes_total{reason="oversized"}')`. */
+export function metricValue(text: string, sample: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+  return line === undefined ? 0 : Number(line.slice(sample.length + 1));
+}
+
+/**
+ * A bare MQTT 3.1.1 client over one TCP socket, for what mqtt.js will not do: withhold acks, send bad
+ * bytes, stop pinging, never read. `next(cmd)` returns the next received packet of that type.
+ */
+export class RawClient {
+  readonly packets: Packet[] = [];
+  private readonly waiters: Array<{ cmd: string; resolve(p: Packet): void }> = [];
+  private readonly parser = mqttPacket.parser({ protocolVersion: 4 });
+  readonly closed: Promise<void>;
+
+  private constructor(readonly socket: net.Socket) {
+    this.parser.on('packet', (p: Packet) => this.received(p));
+    socket.on('data', (d: Buffer) => this.parser.parse(d));
+    socket.on('error', () => undefined);
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+  }
+
+  static async open(port: number): Promise<RawClient> {
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    return new RawClient(socket);
+  }
+
+  /** Opens a socket and sends CONNECT; resolves with the CONNACK. */
+  static async connect(port: number, connect: Partial<mqttPacket.IConnectPacket> = {}): Promise<{ client: RawClient; connack: mqttPacket.IConnackPacket }> {
+    const client = await RawClient.open(port);
+    client.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: '', keepalive: 0, ...connect } as Packet);
+    const connack = (await client.next('connack')) as mqttPacket.IConnackPacket;
+    return { client, connack };
+  }
+
+  send(packet: Packet): void {
+    this.socket.write(mqttPacket.generate(packet));
+  }
+
+  next(cmd: string, timeoutMs = 5_000): Promise<Packet> {
+    const i = this.packets.findIndex((p) => p.cmd === cmd);
+    if (i >= 0) return Promise.resolve(this.packets.splice(i, 1)[0] as Packet);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${cmd} within ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push({ cmd, resolve: (p) => { clearTimeout(timer); resolve(p); } });
+    });
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private received(p: Packet): void {
+    const i = this.waiters.findIndex((w) => w.cmd === p.cmd);
+    if (i >= 0) this.waiters.splice(i, 1)[0]?.resolve(p);
+    else this.packets.push(p);
+  }
+}
