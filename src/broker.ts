@@ -2,21 +2,23 @@
  * The composition root: builds every part from the frozen config, starts them in dependency order and
  * closes them in the reverse, draining order (DESIGN.md "Shutdown is an ordered drain"):
  *
- *   start:  log → ops (metrics, HTTP) → [forward] → ingest (listeners open last, when all can take data)
- *   close:  ingest (stop accepting, stop reading, appends in flight committed and acked, clients closed)
- *           → [forward: finish the batch in flight] → log (commit what is pending, close LMDB) → HTTP
+ *   start:  log → ops (host monitor, disk pressure, HTTP) → [forward] → ingest (listeners open last,
+ *           when all can take data) → systemd READY=1
+ *   close:  STOPPING=1 → ingest (stop accepting, stop reading, appends in flight committed and acked,
+ *           clients closed) → [forward: finish the batch in flight] → log (commit what is pending,
+ *           close LMDB) → ops (HTTP, timers)
  *
  * Parts meet only here: ingest appends to the log, forward reads it, ops gets numbers through probes.
  */
 import type { Config } from './config/load.js';
 import { createIngest, type BoundPort, type Ingest } from './ingest/ingest.js';
 import { Log, type LogObserver, type StreamSpec } from './log/index.js';
-import { createEventLoopMonitor, type EventLoopMonitor } from './ops/event-loop.js';
-import { DEFAULT_HEALTH_LIMITS, evaluateHealth, type HealthReport } from './ops/health.js';
-import { startHttpServer, type HttpServerHandle } from './ops/http.js';
 import { componentLogger, silentLogger, type Logger } from './ops/logger.js';
 import { createMetrics } from './ops/metrics.js';
 import type { LogProbe } from './ops/probes.js';
+import { createOpsRuntime, type ForwardHealthProbe, type OpsRuntime } from './ops/runtime.js';
+import type { StorageProbe } from './ops/status.js';
+import { VERSION } from './version.js';
 
 export interface BrokerOptions {
   logger?: Logger;
@@ -43,8 +45,9 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
   const commitState = { failing: false, lastError: null as string | null };
   let log: Log | null = null;
   let ingest: Ingest | null = null;
-  let http: HttpServerHandle | null = null;
-  let loop: EventLoopMonitor | null = null;
+  let ops: OpsRuntime | null = null;
+  /** Set by the forward wiring below when an upstream is configured. */
+  let forwardProbe: ForwardHealthProbe | null = null;
   let closing: Promise<void> | null = null;
 
   const observer: LogObserver = {
@@ -57,6 +60,7 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
       commitState.lastError = err.message;
       logger.error({ err }, 'log commit failed');
     },
+    expired: (stream, reason, records) => logger.debug({ stream, reason, records }, 'records expired by retention'),
     dropped: (stream, reason, records) => {
       metrics.recordDropped(stream, reason, records);
       logger.warn({ stream, reason, records }, 'records dropped before they were forwarded');
@@ -77,52 +81,46 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
       streamSpecs(config),
     );
     const openLog = log;
-    metrics.attach({ log: logProbe(openLog) });
-    loop = createEventLoopMonitor();
-
-    http = await startHttpServer({
-      host: config.http.host,
-      port: config.http.port,
+    ops = createOpsRuntime({
+      gatewayId: config.gateway.id,
+      version: VERSION,
+      dataDir: config.dataDir,
+      http: config.http,
+      storage: config.storage,
+      hostSampleIntervalMs: config.host.sampleIntervalMs,
+      upstreamBrokers: config.upstream.kafka?.brokers ?? null,
+      logger,
       metrics,
-      health: () => health(),
-      status: () => status(),
-      logger: componentLogger(logger, 'http'),
+      log: logProbe(openLog),
+      ingest: {
+        clients: () => ingest?.clientCount() ?? 0,
+        recordsTotal: () => metrics.ingestTotals().records,
+        bytesTotal: () => metrics.ingestTotals().bytes,
+      },
+      forward: () => forwardProbe,
+      commit: () => ({ ...commitState, waitingSinceMs: openLog.commitWaitingSinceMs() }),
+      onPressureLimit: (limitBytes) => {
+        openLog.setPressureLimit(limitBytes);
+        // Act now rather than at the next retention tick: the disk is already short.
+        openLog.runRetention().catch((err: unknown) => logger.error({ err }, 'retention under disk pressure failed'));
+      },
     });
+    const { httpPort } = await ops.start();
 
     // ---- forward: the forwarder is built and started here (src/forward), before ingest opens. ----
 
     ingest = createIngest({ config, log: openLog, metrics, logger: componentLogger(logger, 'ingest') });
     const mqtt = await ingest.start();
-    return { mqtt, http: http.port };
-  }
-
-  function health(): HealthReport {
-    return evaluateHealth(
-      {
-        nowMs: Date.now(),
-        eventLoopLagMs: loop?.lagMs() ?? 0,
-        commit: { ...commitState, oldestPendingSinceMs: null },
-        diskFreeBytes: null,
-      },
-      { ...DEFAULT_HEALTH_LIMITS, diskFreeMinBytes: config.storage.diskFreeMinBytes },
-    );
-  }
-
-  function status(): object {
-    return {
-      gateway: config.gateway.id,
-      mqtt: { clients: ingest?.clientCount() ?? 0 },
-      streams: log?.info() ?? [],
-      upstream: config.upstream.kafka ? { brokers: config.upstream.kafka.brokers } : null,
-    };
+    ops.ready();
+    return { mqtt, http: httpPort };
   }
 
   async function shutdown(): Promise<void> {
+    ops?.stopping();
     await ingest?.close();
     // ---- forward: close the forwarder here (it finishes its batch in flight) before the log. ----
     await log?.close();
-    loop?.close();
-    await http?.close();
+    await ops?.close();
   }
 
   return {
@@ -140,8 +138,10 @@ export function streamSpecs(config: Config): StreamSpec[] {
   }));
 }
 
-function logProbe(log: Log): LogProbe {
+function logProbe(log: Log): LogProbe & StorageProbe {
   return {
+    logBytes: () => log.totalBytes(),
+    dataFileBytes: () => log.dataFileBytes,
     partitions: () => log.info().flatMap((s) => s.partitions.map((p) => ({ stream: s.stream, ...p }))),
     diskWrittenBytes: () => log.diskWrittenBytes() ?? 0,
     writeAmplification: () => log.writeAmplification(),

@@ -3,7 +3,8 @@ import type { Argv } from 'yargs';
 import { checkConfigCommand } from './check-config.js';
 import { logCommand } from './log.js';
 import { serveCommand } from './serve.js';
+import { statusCommand } from './status.js';
 
 export type Command = (cli: Argv) => Argv;
 
-export const commands: Command[] = [serveCommand, logCommand, checkConfigCommand];
+export const commands: Command[] = [serveCommand, statusCommand, logCommand, checkConfigCommand];

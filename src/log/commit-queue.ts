@@ -31,6 +31,8 @@ export class CommitQueue<T extends Sized> {
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
   private lastFlushAt = Number.NEGATIVE_INFINITY;
+  private firstPendingAt: number | null = null;
+  private runningSince: number | null = null;
   private running: Promise<void> | null = null;
   private spaceWaiters: Array<() => void> = [];
 
@@ -58,7 +60,13 @@ export class CommitQueue<T extends Sized> {
     return this.pending.length < this.options.itemsMax;
   }
 
+  /** Since when (performance.now() ms) the oldest waiting or committing item has waited; null when idle. */
+  busySince(): number | null {
+    return this.runningSince ?? this.firstPendingAt;
+  }
+
   push(item: T): void {
+    if (this.pending.length === 0) this.firstPendingAt = performance.now();
     this.pending.push(item);
     this.pendingBytes += item.bytes;
     if (this.running) return; // the running flush picks this group up when it ends
@@ -91,6 +99,8 @@ export class CommitQueue<T extends Sized> {
     this.immediate = null;
     if (this.running || this.pending.length === 0) return;
     this.lastFlushAt = performance.now();
+    this.runningSince = this.firstPendingAt ?? this.lastFlushAt;
+    this.firstPendingAt = null;
     const items = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
@@ -98,6 +108,7 @@ export class CommitQueue<T extends Sized> {
     // flush settles each item itself; the catch only keeps a bug there from becoming an unhandled rejection.
     this.running = this.flush(items).catch(() => undefined).finally(() => {
       this.running = null;
+      this.runningSince = null;
       if (this.pending.length === 0) return;
       if (this.pendingBytes >= this.options.commitBytesMax) this.startFlush();
       else this.schedule();

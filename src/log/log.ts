@@ -178,6 +178,15 @@ export class Log {
     });
   }
 
+  /**
+   * Epoch ms since which the oldest write still waiting for its commit has waited; null when nothing
+   * waits. Health turns this into "commits are stalled" (a wedged disk) long before clients notice.
+   */
+  commitWaitingSinceMs(): number | null {
+    const since = this.queue.busySince();
+    return since === null ? null : Date.now() - (performance.now() - since);
+  }
+
   /** Whether an append now would have to wait for room (the ingest layer's backpressure signal). */
   get saturated(): boolean {
     return !this.queue.hasSpace();

@@ -76,6 +76,8 @@ export interface Metrics {
   recordDropped(stream: string, reason: string, records: number): void;
   /** One group commit: how long the write transaction + sync took, and how many records it held. */
   recordCommit(durationSeconds: number, records: number): void;
+  /** Totals since start across streams, for rates in the status report. */
+  ingestTotals(): { records: number; bytes: number };
 }
 
 export function createMetrics(options: MetricsOptions = {}): Metrics {
@@ -94,6 +96,8 @@ class TributaryMetrics implements Metrics {
   private readonly dropped: Counter<'stream' | 'reason'>;
   private readonly commitDuration: Histogram;
   private readonly commitRecords: Histogram;
+  private totalRecords = 0;
+  private totalBytes = 0;
 
   constructor(private readonly options: MetricsOptions) {
     const registers = [this.registry];
@@ -159,6 +163,12 @@ class TributaryMetrics implements Metrics {
     }
     counters.records.inc(records);
     counters.bytes.inc(bytes);
+    this.totalRecords += records;
+    this.totalBytes += bytes;
+  }
+
+  ingestTotals(): { records: number; bytes: number } {
+    return { records: this.totalRecords, bytes: this.totalBytes };
   }
 
   recordRejected(reason: string): void {
