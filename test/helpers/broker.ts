@@ -17,6 +17,8 @@ export interface ServeOptions {
   /** YAML text written to a config file, or a path to one. */
   configYaml?: string;
   readyTimeoutMs?: number;
+  /** Extra environment for the child (e.g. NOTIFY_SOCKET). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface RunningBroker {
@@ -40,7 +42,7 @@ export async function startServe(options: ServeOptions = {}): Promise<RunningBro
     fs.writeFileSync(file, options.configYaml);
     args.push('--config', file);
   }
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
   const lines: Array<Record<string, unknown>> = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const ready = await waitForReady(child, lines, options.readyTimeoutMs ?? 10_000);
