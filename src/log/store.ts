@@ -69,6 +69,9 @@ export class Store {
       maxDbs: MAX_DBS,
       readOnly: options.readOnly,
       maxReaders: 126,
+      // MADV_RANDOM on the map: no readahead or fault-around, so only pages LMDB really touches count
+      // toward RSS and page cache — a Pi has little RAM and a log larger than it.
+      noReadAhead: true,
       // A reader takes the map size the writer recorded in the file.
       ...(options.mapSizeBytes > 0 ? { mapSize: options.mapSizeBytes } : {}),
     });
