@@ -101,6 +101,8 @@ async function main(): Promise<void> {
   process.stderr.write(`serve pid ${serve.pid}; idle for ${IDLE_SECONDS}s\n`);
   const idleCpu = await cpuPercentOver(serve.pid, IDLE_SECONDS);
   const idleRss = procStatusKb(serve.pid, 'VmRSS');
+  const idleAnon = procStatusKb(serve.pid, 'RssAnon');
+  const idleFile = procStatusKb(serve.pid, 'RssFile');
 
   let connected = 0;
   const clients: LoadClient[] = [];
@@ -128,7 +130,8 @@ async function main(): Promise<void> {
   const acked = clients.reduce((n, c) => n + c.acked, 0);
   const loadRss = procStatusKb(serve.pid, 'VmRSS');
   const peakRss = procStatusKb(serve.pid, 'VmHWM');
-  process.stderr.write(`under load: RssAnon ${procStatusKb(serve.pid, 'RssAnon')} kB, RssFile ${procStatusKb(serve.pid, 'RssFile')} kB\n`);
+  const loadAnon = procStatusKb(serve.pid, 'RssAnon');
+  const loadFile = procStatusKb(serve.pid, 'RssFile');
   for (const c of clients) c.socket.destroy();
   await serve.stop();
   fs.rmSync(dataDir, { recursive: true, force: true });
@@ -136,10 +139,10 @@ async function main(): Promise<void> {
   const mb = (kb: number): string => (kb / 1024).toFixed(1);
   process.stdout.write(
     [
-      `| serve | RSS (MB) | peak RSS (MB) | CPU (% of one core) | msgs acked/sent |`,
-      `|---|---:|---:|---:|---:|`,
-      `| idle, ${IDLE_SECONDS}s | ${mb(idleRss)} | - | ${idleCpu.toFixed(1)} | - |`,
-      `| ${CLIENTS} clients × ${RATE_PER_CLIENT} msg/s QoS 1, ${LOAD_SECONDS}s | ${mb(loadRss)} | ${mb(peakRss)} | ${loadCpu.toFixed(1)} | ${acked}/${sent} |`,
+      `| serve | RSS (MB) | of which anonymous (heap) | of which file-backed (node binary, LMDB map) | peak RSS (MB) | CPU (% of one core) | msgs acked/sent |`,
+      `|---|---:|---:|---:|---:|---:|---:|`,
+      `| idle, ${IDLE_SECONDS}s | ${mb(idleRss)} | ${mb(idleAnon)} | ${mb(idleFile)} | - | ${idleCpu.toFixed(1)} | - |`,
+      `| ${CLIENTS} clients × ${RATE_PER_CLIENT} msg/s QoS 1, ${LOAD_SECONDS}s | ${mb(loadRss)} | ${mb(loadAnon)} | ${mb(loadFile)} | ${mb(peakRss)} | ${loadCpu.toFixed(1)} | ${acked}/${sent} |`,
     ].join('\n') + '\n',
   );
 }
