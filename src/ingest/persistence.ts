@@ -199,6 +199,7 @@ export class LogPersistence {
       const stored = queued.packet;
       if (stored.brokerId === packet.brokerId) {
         if (stored.brokerCounter === packet.brokerCounter) {
+          markRedelivery(stored, packet);
           stored.messageId = packet.messageId;
           return this.persistQueued(client.id, queued);
         }
@@ -368,6 +369,15 @@ function asPacket(decoded: StoredPacket): StoredPacket {
   const packet = new Packet(decoded);
   packet.messageId = decoded.messageId;
   return packet;
+}
+
+/**
+ * [MQTT-3.3.1-1]: a re-delivered PUBLISH carries DUP = 1. aedes 1.2 re-sends a persistent session's
+ * queue on reconnect without setting it; the re-send is visible here, as an update of a queued packet
+ * that was already sent under the same messageId. The flag goes on aedes' outgoing copy only.
+ */
+function markRedelivery(stored: StoredPacket, outgoing: StoredPacket): void {
+  if (outgoing !== stored && outgoing.cmd === 'publish' && stored.messageId !== undefined && stored.messageId === outgoing.messageId) outgoing.dup = true;
 }
 
 function payloadLength(packet: StoredPacket): number {
