@@ -18,7 +18,10 @@
  * no key all go to one partition per call, so a keyless batch also stays in order.
  *
  * Concurrency: `send` may be called concurrently (one forward loop per log partition); the calls share one
- * producer. After an error that leaves the producer's sequence numbers in doubt, or a call that hit its
+ * producer, and calls that touch the same Kafka topic run one after another. Why: the client takes a
+ * partition's idempotent sequence number when it builds a request but advances it only when the answer
+ * arrives, so two requests in flight for one Kafka partition carry the same base sequence and the broker
+ * rejects the second (OUT_OF_ORDER_SEQUENCE_NUMBER). Different topics never share a sequence. After an error that leaves the producer's sequence numbers in doubt, or a call that hit its
  * deadline, that producer is closed and the next call starts a fresh one (a new producer id): the retried
  * records may then be duplicated in Kafka, never lost or reordered; the headers let consumers drop them.
  */
@@ -108,6 +111,7 @@ class KafkaSink implements Sink {
   #closed = false;
   /** Producers being closed in the background after they were discarded; `close()` waits for them. */
   readonly #retiring = new Set<Promise<void>>();
+  readonly #topicLocks = new KeyedLocks();
   /** Keyless records of one call share a partition; successive calls rotate through the partitions. */
   #keylessPartition = 0;
   readonly #sendTimeoutMs: number;
@@ -120,6 +124,15 @@ class KafkaSink implements Sink {
   }
 
   async send(records: SinkRecord[]): Promise<void> {
+    const release = await this.#topicLocks.lock([...new Set(records.map((r) => r.topic))]);
+    try {
+      await this.#sendLocked(records);
+    } finally {
+      release();
+    }
+  }
+
+  async #sendLocked(records: SinkRecord[]): Promise<void> {
     const keylessPartition = this.#keylessPartition++;
     // One request after the other: a later part starts only once Kafka acknowledged the earlier one,
     // so order holds across parts; if a part fails, the caller's retry of the whole batch may duplicate
@@ -257,6 +270,32 @@ function validateOptions(options: KafkaSinkOptions): void {
   }
 }
 
+// ------------------------------------------------------------------------------------------ topic locks
+
+/** One holder per key at a time; several keys are taken in sorted order, so two callers cannot deadlock. */
+class KeyedLocks {
+  readonly #tails = new Map<string, Promise<void>>();
+
+  async lock(keys: string[]): Promise<() => void> {
+    const releases: Array<() => void> = [];
+    for (const key of [...keys].sort()) releases.push(await this.#lockOne(key));
+    return () => releases.forEach((release) => release());
+  }
+
+  async #lockOne(key: string): Promise<() => void> {
+    const previous = this.#tails.get(key) ?? Promise.resolve();
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const tail = previous.then(() => held);
+    this.#tails.set(key, tail);
+    await previous;
+    return () => {
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+      release();
+    };
+  }
+}
+
 // ------------------------------------------------------------------------------------------- deadline
 
 class DeadlineError extends Error {}
@@ -334,6 +373,11 @@ function judgeLeaf(leaf: unknown): Verdict {
   // "Client closed while retrying": this sink retired the producer; the records may simply be sent again.
   if (leaf instanceof Error && /[Cc]lient (is )?closed/.test(leaf.message)) {
     return { code: 'UPSTREAM_UNREACHABLE', retriable: true };
+  }
+  // A request on a producer this sink retired meanwhile (another call hit a producer-state error): the
+  // next attempt uses a fresh producer.
+  if (leaf instanceof Error && /[Cc]onnection (pool is )?closed/.test(leaf.message)) {
+    return { code: 'UPSTREAM_CONNECTION_CLOSED', retriable: true };
   }
   return { code: 'UPSTREAM', retriable: false };
 }
