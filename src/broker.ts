@@ -11,6 +11,7 @@
  * Parts meet only here: ingest appends to the log, forward reads it, ops gets numbers through probes.
  */
 import type { Config } from './config/load.js';
+import { createForwarder, createKafkaSink, kafkaSinkOptions, type Forwarder } from './forward/index.js';
 import { createIngest, type BoundPort, type Ingest } from './ingest/ingest.js';
 import { Log, type LogObserver, type StreamSpec } from './log/index.js';
 import { componentLogger, silentLogger, type Logger } from './ops/logger.js';
@@ -48,6 +49,7 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
   let ops: OpsRuntime | null = null;
   /** Set by the forward wiring below when an upstream is configured. */
   let forwardProbe: ForwardHealthProbe | null = null;
+  let forwarder: Forwarder | null = null;
   let closing: Promise<void> | null = null;
 
   const observer: LogObserver = {
@@ -107,7 +109,21 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
     });
     const { httpPort } = await ops.start();
 
-    // ---- forward: the forwarder is built and started here (src/forward), before ingest opens. ----
+    // ---- forward (src/forward): built and started here, before ingest opens; only with an upstream. ----
+    const kafka = config.upstream.kafka;
+    if (kafka !== undefined) {
+      forwarder = createForwarder({
+        log: openLog,
+        config,
+        gatewayId: config.gateway.id,
+        logger: componentLogger(logger, 'forward'),
+        metrics,
+        sinkFactory: () => createKafkaSink(kafkaSinkOptions(kafka, config.gateway.id)),
+      });
+      forwarder.start();
+      forwardProbe = forwarder;
+    }
+    // ---- end forward ----
 
     ingest = createIngest({ config, log: openLog, metrics, logger: componentLogger(logger, 'ingest') });
     const mqtt = await ingest.start();
@@ -118,7 +134,8 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
   async function shutdown(): Promise<void> {
     ops?.stopping();
     await ingest?.close();
-    // ---- forward: close the forwarder here (it finishes its batch in flight) before the log. ----
+    // ---- forward: finishes its batch in flight and commits its cursor, before the log closes. ----
+    await forwarder?.close();
     await log?.close();
     await ops?.close();
   }

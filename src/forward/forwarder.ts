@@ -80,6 +80,11 @@ export interface ForwardStatus {
 }
 
 export interface Forwarder extends ForwardProbe {
+  /**
+   * For the health check: the newest moment a partition with records pending made progress (an
+   * acknowledged batch, or being caught up); now when nothing is pending.
+   */
+  lastProgressMs(): number;
   start(): void;
   close(): Promise<void>;
   status(): ForwardStatus;
@@ -211,6 +216,12 @@ class KafkaForwarder implements Forwarder {
 
   lag(): PartitionLag[] {
     return this.#loops.map((l) => ({ stream: l.target.stream, partition: l.target.partition, lagRecords: l.lagRecords(), lagSeconds: l.lagSeconds() }));
+  }
+
+  lastProgressMs(): number {
+    const lagging = this.#loops.filter((l) => l.lagRecords() > 0);
+    if (lagging.length === 0) return this.#tuning.now();
+    return Math.max(...lagging.map((l) => l.progressAt));
   }
 
   upstreamUp(): boolean | null {

@@ -76,6 +76,8 @@ export class PartitionLoop {
   lastError: string | null = null;
   /** Next offset to forward: every record before it was acknowledged by Kafka and the cursor is durable. */
   cursor = 0;
+  /** When this loop last had Kafka acknowledge a batch, or last found nothing to send (the health check's "progress"). */
+  progressAt: number;
   /** Timestamp of the oldest record not yet forwarded, or when new data was first noticed; null when caught up. */
   #oldestPendingMs: number | null = null;
   #attempts = 0;
@@ -85,6 +87,7 @@ export class PartitionLoop {
     readonly target: PartitionTarget,
     private readonly shared: LoopShared,
   ) {
+    this.progressAt = shared.now();
     this.#headers = [
       ['tributary.gateway', Buffer.from(target.gatewayId)],
       ['tributary.stream', Buffer.from(target.stream)],
@@ -125,6 +128,7 @@ export class PartitionLoop {
     while (!signal.aborted && this.#pending().records === 0) {
       this.status = this.status === 'failed' ? 'failed' : 'idle';
       this.#oldestPendingMs = null;
+      this.progressAt = this.shared.now();
       await ticker.next(signal);
     }
     if (signal.aborted) return false;
@@ -264,6 +268,7 @@ export class PartitionLoop {
       try {
         await log.commitCursor(UPSTREAM_GROUP, stream, partition, nextOffset);
         this.cursor = nextOffset;
+        this.progressAt = this.shared.now();
         this.#oldestPendingMs = this.#pending().records > 0 ? this.shared.now() : null;
         return;
       } catch (err) {
