@@ -1,0 +1,360 @@
+/**
+ * `npm run bench:ingest` — MQTT ingest throughput of `tributary serve` (every message durable in LMDB
+ * before its ack) against a bare in-memory aedes and Mosquitto (if installed), in the same run.
+ *
+ * One load generator, this process, speaks raw MQTT 3.1.1 over TCP (packets from mqtt-packet, built
+ * once and patched per message so the generator stays cheap). Every (case, broker) pair gets a fresh
+ * broker process, so its peak RSS (VmHWM from /proc/PID/status) belongs to that case alone; the order
+ * of the brokers alternates between rounds, and the best round is reported.
+ *
+ * Cases:
+ *   qos1      4 publishers x 50,000 QoS 1 messages of 100 bytes, 100 in flight each (PUBACK-clocked)
+ *   qos0-sub  4 publishers x 50,000 QoS 0 messages of 100 bytes, one subscriber; rate = delivered/s
+ *   1k-idle   1,000 connected clients, each publishing QoS 1 once a second for 10 s; p99 ack latency
+ *
+ * Environment: BENCH_ROUNDS (default 2), BENCH_MESSAGES (per publisher, default 50000).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net, { type AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mqttPacket from 'mqtt-packet';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const CLI = path.resolve(HERE, '../../src/cli/main.js');
+/** The V8 flags of scripts/systemd/tributary.service: serve is measured as deployed. */
+const SERVE_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=128'];
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 50_000);
+const PUBLISHERS = 4;
+const IN_FLIGHT = 100;
+const PAYLOAD = Buffer.alloc(100, 0x78);
+const IDLE_CLIENTS = 1000;
+const IDLE_SECONDS = 10;
+const QUIET_TIMEOUT_MS = 3_000;
+
+interface Broker {
+  name: string;
+  pid: number;
+  port: number;
+  stop(): Promise<void>;
+}
+
+type Starter = () => Promise<Broker | null>;
+
+// ---- brokers -----------------------------------------------------------------------------------
+
+function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      buffered += d;
+      const line = buffered.split('\n').find((l) => pattern.test(l));
+      if (line !== undefined) resolve(line);
+    });
+    child.once('exit', (code) => reject(new Error(`broker exited (${code}) before it was ready`)));
+  });
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+}
+
+async function startServe(): Promise<Broker> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-ingest-'));
+  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, CLI, 'serve', '--data-dir', dataDir, '--mqtt-port', '0', '--http-port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const ready = JSON.parse(await waitForLine(child, /"msg":"listening"/)) as { mqtt: Array<{ port: number }> };
+  const stop = stopper(child);
+  return {
+    name: 'serve',
+    pid: child.pid as number,
+    port: (ready.mqtt[0] as { port: number }).port,
+    stop: async () => {
+      await stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startBareAedes(): Promise<Broker> {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--bare-aedes'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = Number((await waitForLine(child, /^port \d+/)).split(' ')[1]);
+  return { name: 'aedes', pid: child.pid as number, port, stop: stopper(child) };
+}
+
+/** The child side of `startBareAedes`: aedes with its default in-memory persistence, nothing else. */
+async function runBareAedes(): Promise<void> {
+  const { Aedes } = await import('aedes');
+  const aedes = await Aedes.createBroker();
+  const server = net.createServer({ noDelay: true }, (socket) => aedes.handle(socket));
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`port ${(server.address() as AddressInfo).port}\n`));
+  process.once('SIGTERM', () => process.exit(0));
+}
+
+function findMosquitto(): string | null {
+  for (const bin of ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto']) if (fs.existsSync(bin)) return bin;
+  return null;
+}
+
+async function startMosquitto(): Promise<Broker | null> {
+  const bin = findMosquitto();
+  if (bin === null) return null;
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-mosquitto-'));
+  const conf = path.join(dir, 'mosquitto.conf');
+  // In memory only (its default); queues large enough that QoS 0 fan-out is not dropped by a limit.
+  fs.writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 1000000\nmax_inflight_messages 0\nmax_connections -1\n`);
+  const child = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'ignore'] });
+  await waitForPort(port);
+  const stop = stopper(child);
+  return { name: 'mosquitto', pid: child.pid as number, port, stop: async () => { await stop(); fs.rmSync(dir, { recursive: true, force: true }); } };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await sleep(50);
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+function peakRssBytes(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = /VmHWM:\s+(\d+) kB/.exec(status);
+  return kb ? Number(kb[1]) * 1024 : 0;
+}
+
+// ---- the load generator ------------------------------------------------------------------------
+
+/** One raw MQTT connection. `onPacket` sees every packet the broker sends. */
+class Conn {
+  onPacket: (p: mqttPacket.Packet) => void = () => undefined;
+  onBytes: ((n: number) => void) | null = null;
+  private readonly parser = mqttPacket.parser({ protocolVersion: 4 });
+
+  private constructor(readonly socket: net.Socket) {
+    this.parser.on('packet', (p: mqttPacket.Packet) => this.onPacket(p));
+    socket.on('data', (d: Buffer) => (this.onBytes ? this.onBytes(d.length) : this.parser.parse(d)));
+    socket.on('error', () => undefined);
+  }
+
+  static async open(port: number, clientId: string): Promise<Conn> {
+    const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    const conn = new Conn(socket);
+    const connack = new Promise<void>((resolve) => (conn.onPacket = (p) => p.cmd === 'connack' && resolve()));
+    socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId, keepalive: 0 }));
+    await connack;
+    return conn;
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** A PUBLISH built once; `withId` copies it with another packet identifier. */
+function publishTemplate(topic: string, qos: 0 | 1): { bytes: Buffer; withId(id: number): Buffer } {
+  const bytes = mqttPacket.generate({ cmd: 'publish', topic, payload: PAYLOAD, qos, messageId: qos > 0 ? 1 : undefined, retain: false, dup: false });
+  const idAt = bytes.length - PAYLOAD.length - 2;
+  return {
+    bytes,
+    withId: (id) => {
+      const b = Buffer.from(bytes);
+      b.writeUInt16BE(id, idAt);
+      return b;
+    },
+  };
+}
+
+function publishQoS1(conn: Conn, topic: string, total: number): Promise<void> {
+  const template = publishTemplate(topic, 1);
+  let sent = 0;
+  let acked = 0;
+  return new Promise((resolve) => {
+    const send = (): void => void conn.socket.write(template.withId((sent++ % 65535) + 1));
+    conn.onPacket = (p) => {
+      if (p.cmd !== 'puback') return;
+      if (++acked === total) resolve();
+      else if (sent < total) send();
+    };
+    while (sent < Math.min(IN_FLIGHT, total)) send();
+  });
+}
+
+async function caseQoS1(port: number): Promise<string> {
+  const pubs = await Promise.all(Array.from({ length: PUBLISHERS }, (_, i) => Conn.open(port, `bench-pub-${i}`)));
+  const t0 = performance.now();
+  await Promise.all(pubs.map((c, i) => publishQoS1(c, `bench/p${i}`, MESSAGES)));
+  const seconds = (performance.now() - t0) / 1000;
+  pubs.forEach((c) => c.close());
+  return rate((PUBLISHERS * MESSAGES) / seconds);
+}
+
+async function publishQoS0(conn: Conn, topic: string, total: number): Promise<void> {
+  const { bytes } = publishTemplate(topic, 0);
+  for (let i = 0; i < total; i++) {
+    if (!conn.socket.write(bytes)) await new Promise((resolve) => conn.socket.once('drain', resolve));
+  }
+}
+
+async function caseQoS0(port: number): Promise<string> {
+  const sub = await Conn.open(port, 'bench-sub');
+  const suback = new Promise<void>((resolve) => (sub.onPacket = (p) => p.cmd === 'suback' && resolve()));
+  sub.socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'bench/#', qos: 0 }] }));
+  await suback;
+  // Every delivered PUBLISH has the same size, so counting bytes counts messages without parsing.
+  const deliveredBytes = publishTemplate('bench/p0', 0).bytes.length;
+  let bytes = 0;
+  let last = performance.now();
+  sub.onBytes = (n) => { bytes += n; last = performance.now(); };
+  const pubs = await Promise.all(Array.from({ length: PUBLISHERS }, (_, i) => Conn.open(port, `bench-pub-${i}`)));
+  const total = PUBLISHERS * MESSAGES;
+  const t0 = performance.now();
+  await Promise.all(pubs.map((c, i) => publishQoS0(c, `bench/p${i}`, MESSAGES)));
+  while (bytes / deliveredBytes < total && performance.now() - last < QUIET_TIMEOUT_MS) await sleep(20);
+  const delivered = Math.floor(bytes / deliveredBytes);
+  [...pubs, sub].forEach((c) => c.close());
+  return `${rate(delivered / ((last - t0) / 1000))} (${Math.round((100 * delivered) / total)}% delivered)`;
+}
+
+async function caseManyClients(port: number): Promise<string> {
+  const conns: Conn[] = [];
+  for (let i = 0; i < IDLE_CLIENTS; i += 50) {
+    conns.push(...(await Promise.all(Array.from({ length: Math.min(50, IDLE_CLIENTS - i) }, (_, j) => Conn.open(port, `bench-idle-${i + j}`)))));
+  }
+  const latencies: number[] = [];
+  const t0 = performance.now();
+  const timers = conns.map((conn, i) => {
+    const template = publishTemplate(`bench/idle/${i}`, 1);
+    let id = 0;
+    const sentAt = new Map<number, number>();
+    conn.onPacket = (p) => {
+      if (p.cmd !== 'puback' || p.messageId === undefined) return;
+      latencies.push(performance.now() - (sentAt.get(p.messageId) ?? 0));
+      sentAt.delete(p.messageId);
+    };
+    const tick = (): void => {
+      id = (id % 65535) + 1;
+      sentAt.set(id, performance.now());
+      conn.socket.write(template.withId(id));
+    };
+    // Spread the clients evenly over each second.
+    return setTimeout(() => { tick(); timers[i] = setInterval(tick, 1000); }, (1000 * i) / IDLE_CLIENTS);
+  });
+  await sleep(IDLE_SECONDS * 1000);
+  timers.forEach((t) => clearInterval(t));
+  await sleep(500);
+  const seconds = (performance.now() - t0) / 1000;
+  conns.forEach((c) => c.close());
+  latencies.sort((a, b) => a - b);
+  const p99 = latencies[Math.floor(latencies.length * 0.99)] ?? NaN;
+  return `${rate(latencies.length / seconds)} (ack p99 ${p99.toFixed(1)} ms)`;
+}
+
+// ---- the run -----------------------------------------------------------------------------------
+
+interface Result {
+  text: string;
+  rate: number;
+  rssBytes: number;
+}
+
+const CASES: Array<[string, (port: number) => Promise<string>]> = [
+  ['qos1 4x50k, 100 in flight', caseQoS1],
+  ['qos0 4x50k, 1 subscriber', caseQoS0],
+  ['1,000 clients, 1 msg/s each', caseManyClients],
+];
+
+const STARTERS: Array<[string, Starter]> = [
+  ['serve', startServe],
+  ['aedes', startBareAedes],
+  ['mosquitto', startMosquitto],
+];
+
+async function runOne(starter: Starter, run: (port: number) => Promise<string>): Promise<Result | null> {
+  const broker = await starter();
+  if (broker === null) return null;
+  try {
+    const text = await run(broker.port);
+    return { text, rate: Number(text.split(' ')[0]), rssBytes: peakRssBytes(broker.pid) };
+  } finally {
+    await broker.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  process.stdout.write(`bench:ingest — ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? '?'}, Node ${process.version}, ${ROUNDS} rounds, best shown\n`);
+  if (findMosquitto() === null) process.stdout.write('mosquitto: not installed (apt-get install mosquitto to compare)\n');
+  const rows: string[][] = [['case', 'broker', 'msgs/s', 'peak RSS', 'serve / this']];
+  for (const [caseName, run] of CASES) {
+    const best = new Map<string, Result>();
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? STARTERS : [...STARTERS].reverse();
+      for (const [name, starter] of order) {
+        const result = await runOne(starter, run);
+        if (result === null) continue;
+        process.stdout.write(`  round ${round + 1} ${caseName} ${name}: ${result.text}\n`);
+        const prev = best.get(name);
+        if (prev === undefined || result.rate > prev.rate) best.set(name, result);
+      }
+    }
+    const serve = best.get('serve');
+    for (const [name] of STARTERS) {
+      const r = best.get(name);
+      if (r === undefined) {
+        rows.push([caseName, name, 'not installed', '', '']);
+        continue;
+      }
+      const ratio = serve === undefined || name === 'serve' ? '' : `${(serve.rate / r.rate).toFixed(2)}x`;
+      rows.push([caseName, name, r.text, `${(r.rssBytes / 1024 / 1024).toFixed(0)} MiB`, ratio]);
+    }
+  }
+  process.stdout.write(`\n${table(rows)}`);
+}
+
+function table(rows: string[][]): string {
+  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [line(rows[0] ?? []), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n') + '\n';
+}
+
+function rate(perSecond: number): string {
+  return String(Math.round(perSecond));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+if (process.argv.includes('--bare-aedes')) {
+  void runBareAedes();
+} else {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`bench:ingest failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
