@@ -6,23 +6,20 @@
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 
-const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const parsed = parseSize(v);
-  if (typeof parsed === 'string') {
-    ctx.issues.push({ code: 'custom', message: parsed, input: v });
-    return z.NEVER;
-  }
-  return parsed;
-});
+/** A value with units (`1GiB`, `7d`) or a bare number, parsed by `parse` into a number. */
+function withUnits(parse: (v: string | number) => number | string) {
+  return z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const parsed = parse(v);
+    if (typeof parsed === 'string') {
+      ctx.issues.push({ code: 'custom', message: parsed, input: v });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+}
 
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const parsed = parseDuration(v);
-  if (typeof parsed === 'string') {
-    ctx.issues.push({ code: 'custom', message: parsed, input: v });
-    return z.NEVER;
-  }
-  return parsed;
-});
+const size = withUnits(parseSize);
+const duration = withUnits(parseDuration);
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
