@@ -231,10 +231,24 @@ function splitByBytes(records: SinkRecord[], bytesMax: number): SinkRecord[][] {
   return parts;
 }
 
+/** Header names are few and repeat on every record: encode each once. */
+const headerNames = new Map<string, Buffer>();
+const headerNamesMax = 1000;
+
+function headerName(name: string): Buffer {
+  let bytes = headerNames.get(name);
+  if (bytes === undefined) {
+    if (headerNames.size >= headerNamesMax) headerNames.clear();
+    bytes = Buffer.from(name);
+    headerNames.set(name, bytes);
+  }
+  return bytes;
+}
+
 function toMessages(records: SinkRecord[], keylessPartition: number): MessageToProduce[] {
   return records.map((record) => {
     const headers = new Map<Buffer, Buffer>();
-    for (const [name, value] of record.headers) headers.set(Buffer.from(name), value);
+    for (const [name, value] of record.headers) headers.set(headerName(name), value);
     const message: MessageToProduce = {
       topic: record.topic,
       value: record.value,

@@ -164,11 +164,12 @@ export class PartitionLoop {
       await blocks.wait(this.target.stream, signal);
       if (!(await link.permit(signal))) return;
       const batch = this.#readBatch();
-      if (batch === null) {
+      if (batch === 'failed') {
         link.abandoned();
         await sleep(readFailureRetryMs, signal);
         return;
       }
+      if (batch === null) return link.abandoned();
       if (!(await scheduler.acquire(this.target.priority, batch.bytes, signal))) return link.abandoned();
       const startedAt = now();
       this.status = 'sending';
@@ -193,20 +194,24 @@ export class PartitionLoop {
 
   /**
    * Reads the batch at the cursor afresh on every attempt: retention may have moved the start meanwhile.
-   * Null when the log could not be read (logged; the caller pauses).
+   * `failed` when the log could not be read (logged; the caller pauses), null when nothing is durable yet.
    */
-  #readBatch(): { records: SinkRecord[]; bytes: number; nextOffset: number } | null {
+  #readBatch(): { records: SinkRecord[]; bytes: number; nextOffset: number } | 'failed' | null {
     const { stream, partition } = this.target;
-    this.#pending();
+    // Only records the log reports as durable: LMDB readers may already see a group commit whose sync
+    // (and MQTT ack) is still running. Forwarding one of those and then crashing would put a record in
+    // Kafka whose offset the log later gives to a different record.
+    const durable = this.#pending().records;
     let records: LogRecord[];
     try {
-      records = this.shared.log.read(stream, partition, this.cursor, this.shared.batch);
+      const limits = { maxRecords: Math.min(this.shared.batch.maxRecords, durable), maxBytes: this.shared.batch.maxBytes };
+      records = this.shared.log.read(stream, partition, this.cursor, limits);
     } catch (err) {
       if (err instanceof LogClosedError) throw err;
       this.status = 'failed';
       this.lastError = describeError(err);
       this.shared.logger.error({ stream, partition, offset: this.cursor, err }, `forwarding of ${stream}/${partition} paused: the log could not be read`);
-      return null;
+      return 'failed';
     }
     const first = records[0];
     const last = records.at(-1);

@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
-import { createForwarder, UPSTREAM_GROUP, type Forwarder, type ForwardTuning, type SinkRecord } from '../../src/forward/index.js';
+import { createForwarder, UPSTREAM_GROUP, type ForwardLog, type Forwarder, type ForwardTuning, type SinkRecord } from '../../src/forward/index.js';
 import type { Config } from '../../src/config/load.js';
 import type { Log } from '../../src/log/index.js';
 import { MemorySink, captureLogger, forwardConfig, header, notLeader, openLog, publish, refused, unreachable, waitFor } from './harness.js';
@@ -95,6 +95,33 @@ describe('forwarding', () => {
     await waitFor('drained', () => forwarder.lag()[0]?.lagRecords === 0);
     assert.equal(Number(header(sink.acked[0] as SinkRecord, 'tributary.offset')), start);
     assert.equal(sink.acked.length, 200 - start);
+  });
+
+  test('only records the log reports durable are sent (LMDB readers can see a commit before its sync ends)', async () => {
+    const config = forwardConfig({}, [{ name: 'default', partitions: 1 }]);
+    const log = await openLog(config);
+    await publish(log, config, 50, (i) => `d/${i}`);
+    let durableEnd = 20;
+    // The log as the forwarder sees it while a group commit holding offsets 20..49 is still syncing.
+    const view: ForwardLog = {
+      read: (stream, partition, from, limits) => log.read(stream, partition, from, limits),
+      cursor: (group, stream, partition) => log.cursor(group, stream, partition),
+      commitCursor: (group, stream, partition, next) => log.commitCursor(group, stream, partition, next),
+      partitionInfo: (stream, partition) => ({ ...log.partitionInfo(stream, partition), endOffset: durableEnd }),
+      streamNames: () => log.streamNames(),
+      streamSpec: (stream) => log.streamSpec(stream),
+    };
+    const sink = new MemorySink();
+    const { logger } = captureLogger();
+    const forwarder = createForwarder({ log: view, sink, config, gatewayId: 'gw', logger, tuning: { idlePollMs: 2 } });
+    open.push({ forwarder, log });
+    forwarder.start();
+    await waitFor('the durable part sent', () => sink.acked.length === 20);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(sink.acked.length, 20, 'nothing past the durable end');
+    durableEnd = 50;
+    await waitFor('the rest once durable', () => sink.acked.length === 50);
+    assertContiguous(sink.acked, log);
   });
 
   test('linger: a lone record waits lingerMs for company, a full batch goes at once', async () => {
