@@ -8,11 +8,13 @@
  *       cursor is at the end. Each tributary record also carries a key and the five headers (~110 bytes).
  *   peer: org.apache.kafka.tools.ProducerPerformance, same count, record size, acks=all, idempotence and
  *       compression, no key, no headers. The ratio tributary / Kafka is the result (goal >= 0.5).
- *   latency: `tributary serve` with batch.lingerMs 5; one MQTT client publishes QoS 1 at a steady
- *       5,000 msg/s for 10 s, each payload stamped with its send time (ms since the epoch); the Kafka topic
- *       uses LogAppendTime, so each record's Kafka timestamp is when the broker appended it, which on this
- *       one-node cluster with acks=all is when the produce was acknowledged. p50 and p99 of the difference
- *       (same host, same clock; millisecond resolution) are printed.
+ *   latency at a steady 5,000 msg/s for 10 s, batch.lingerMs 5, two ways:
+ *     - log append → Kafka ack, in process: records appended to a Log at the rate; the Sink the forwarder
+ *       uses is wrapped to note when each batch was acknowledged (acks=all); latency = ack − record time.
+ *     - MQTT publish → Kafka consumer, through `tributary serve`: one MQTT client publishes QoS 1, each
+ *       payload stamped with its send time; a Kafka consumer (fetch wait 10 ms) notes each arrival. The
+ *       ack happens inside serve, out of reach, so this is an upper bound: it adds the consumer's fetch.
+ *       (Kafka's LogAppendTime would give the broker's append time, but the client reads it as CreateTime.)
  *
  * Environment: BENCH_RECORDS (default 1,000,000), BENCH_COMPRESSION (default lz4), BENCH_LATENCY_RATE
  * (default 5000), BENCH_LATENCY_SECONDS (default 10).
@@ -23,10 +25,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
-import { Admin, Consumer, MessagesStreamModes, type Message } from '@platformatic/kafka';
+import { Consumer, MessagesStreamModes, type Message } from '@platformatic/kafka';
 import { connectAsync } from 'mqtt';
 import { parseConfig } from '../../src/config/load.js';
-import { createForwarder, createKafkaSink, kafkaSinkOptions, type KafkaCompression } from '../../src/forward/index.js';
+import { createForwarder, createKafkaSink, kafkaSinkOptions, type KafkaCompression, type Sink } from '../../src/forward/index.js';
 import { Log } from '../../src/log/index.js';
 import { silentLogger } from '../../src/ops/logger.js';
 import { startServe } from '../../test/helpers/broker.js';
@@ -37,6 +39,7 @@ const RECORDS = Number(process.env.BENCH_RECORDS ?? 1_000_000);
 const COMPRESSION = (process.env.BENCH_COMPRESSION ?? 'lz4') as Exclude<KafkaCompression, 'zstd'>;
 const LATENCY_RATE = Number(process.env.BENCH_LATENCY_RATE ?? 5000);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 10);
+const LATENCY_LINGER_MS = 5;
 const RECORD_BYTES = 100;
 const PARTITIONS = 4;
 const MB = 1e6;
@@ -109,15 +112,73 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-async function latency(brokers: string[]): Promise<{ p50: number; p99: number; max: number; count: number }> {
-  const topic = `bench-latency-${Date.now()}`;
-  // LogAppendTime: the broker stamps each record when it appends it, i.e. at the acknowledgement of an
-  // acks=all produce on this one-node cluster; the consumer's own fetch delay then does not count.
-  const admin = new Admin({ clientId: 'bench-admin', bootstrapBrokers: brokers });
-  await admin.createTopics({ topics: [topic], partitions: PARTITIONS, replicas: 1, configs: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }] });
-  await admin.close();
+interface Latency {
+  p50: number;
+  p99: number;
+  max: number;
+  count: number;
+}
+
+function summarise(latencies: number[]): Latency {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? Number.NaN, count: sorted.length };
+}
+
+/** Calls `tick(i)` LATENCY_RATE times a second for LATENCY_SECONDS, paced against the clock (a late tick is caught up). */
+async function paced(tick: (i: number) => void): Promise<void> {
+  const total = LATENCY_RATE * LATENCY_SECONDS;
+  const started = performance.now();
+  for (let i = 0; i < total; i++) {
+    const wait = started + (i * 1000) / LATENCY_RATE - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    tick(i);
+  }
+}
+
+/** In process: Log.append → the forwarder's sink resolves (Kafka acknowledged with acks=all). */
+async function appendToAck(brokers: string[]): Promise<Latency> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-bench-latency-'));
+  const topic = `bench-latency-log-${Date.now()}`;
+  await createTopic(brokers, topic, PARTITIONS, 1);
+  const config = parseConfig({
+    streams: [{ name: 'lat', match: ['lat/#'], partitions: PARTITIONS, upstream: { topic } }],
+    upstream: { kafka: { brokers, compression: COMPRESSION, batch: { maxRecords: 10_000, maxBytes: 1024 * 1024, lingerMs: LATENCY_LINGER_MS } } },
+  });
+  const kafka = config.upstream.kafka;
+  if (kafka === undefined) throw new Error('unreachable');
+  const log = await Log.open({ dataDir, commitIntervalMs: 2 }, [{ name: 'lat', partitions: PARTITIONS }]);
+  const sink = createKafkaSink(kafkaSinkOptions(kafka, 'bench'));
+  const latencies: number[] = [];
+  const timed: Sink = {
+    send: async (records) => {
+      await sink.send(records);
+      const ackedAt = Date.now();
+      for (const r of records) latencies.push(ackedAt - r.timestamp);
+    },
+    close: () => sink.close(),
+  };
+  const forwarder = createForwarder({ log, sink: timed, config, gatewayId: 'bench', logger: silentLogger() });
+  forwarder.start();
+  try {
+    const payload = Buffer.alloc(RECORD_BYTES, 0x62);
+    await paced((i) => void log.append('lat', i % PARTITIONS, { timestamp: Date.now(), topic: `lat/dev-${i % 16}`, qos: 1, retain: false, clientId: 'bench', payload }));
+    const deadline = Date.now() + 30_000;
+    while (latencies.length < LATENCY_RATE * LATENCY_SECONDS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    return summarise(latencies);
+  } finally {
+    await forwarder.close();
+    await sink.close();
+    await log.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Through `serve`: MQTT publish (QoS 1) → a Kafka consumer receives the record (an upper bound of → ack). */
+async function publishToConsumer(brokers: string[]): Promise<Latency> {
+  const topic = `bench-latency-mqtt-${Date.now()}`;
+  await createTopic(brokers, topic, PARTITIONS, 1);
   const serve = await startServe({
-    configYaml: `streams: [{ name: lat, match: ["lat/#"], partitions: ${PARTITIONS}, upstream: { topic: ${topic} } }]\nupstream: { kafka: { brokers: ["${brokers.join('","')}"], compression: ${COMPRESSION}, batch: { maxRecords: 10000, maxBytes: 1MiB, lingerMs: 5 } } }\n`,
+    configYaml: `streams: [{ name: lat, match: ["lat/#"], partitions: ${PARTITIONS}, upstream: { topic: ${topic} } }]\nupstream: { kafka: { brokers: ["${brokers.join('","')}"], compression: ${COMPRESSION}, batch: { maxRecords: 10000, maxBytes: 1MiB, lingerMs: ${LATENCY_LINGER_MS} } } }\n`,
   });
   const consumer = new Consumer({ clientId: 'bench-latency', groupId: `bench-latency-${Date.now()}`, bootstrapBrokers: brokers, sessionTimeout: 10_000, heartbeatInterval: 500 });
   const latencies: number[] = [];
@@ -127,7 +188,7 @@ async function latency(brokers: string[]): Promise<{ p50: number; p99: number; m
     stream.on('data', (message: Message) => {
       const sentAt = Number(message.value.toString());
       if (Number.isNaN(sentAt)) warmedUp = true;
-      else latencies.push(Number(message.timestamp) - sentAt);
+      else latencies.push(performance.timeOrigin + performance.now() - sentAt);
     });
     const client = await connectAsync(serve.mqttUrl, { clientId: 'bench-latency' });
     // The consumer joins its group and gets its partitions first; records sent before would wait for that.
@@ -136,21 +197,12 @@ async function latency(brokers: string[]): Promise<{ p50: number; p99: number; m
       client.publish(`lat/dev-${i % 16}`, 'warm-up', { qos: 1 });
       await new Promise((r) => setTimeout(r, 100));
     }
-    const total = LATENCY_RATE * LATENCY_SECONDS;
-    const started = performance.now();
-    for (let i = 0; i < total; i++) {
-      // Paced against the wall clock so a slow tick is caught up, keeping the average rate exact.
-      const due = started + (i * 1000) / LATENCY_RATE;
-      const wait = due - performance.now();
-      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-      client.publish(`lat/dev-${i % 16}`, String(performance.timeOrigin + performance.now()), { qos: 1 });
-    }
+    await paced((i) => void client.publish(`lat/dev-${i % 16}`, String(performance.timeOrigin + performance.now()), { qos: 1 }));
     const deadline = Date.now() + 30_000;
-    while (latencies.length < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (latencies.length < LATENCY_RATE * LATENCY_SECONDS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await client.endAsync();
     await stream.close();
-    const sorted = latencies.slice(0, total).sort((a, b) => a - b);
-    return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? Number.NaN, count: sorted.length };
+    return summarise(latencies);
   } finally {
     await consumer.close(true);
     await serve.stop();
@@ -166,12 +218,17 @@ async function main(): Promise<void> {
   console.log(`forward benchmark: ${RECORDS.toLocaleString('en')} records of ${RECORD_BYTES} B, compression ${COMPRESSION}, acks=all, Kafka ${brokers.join(',')}`);
   const ours = await drain(brokers);
   const peer = await producerPerformance(brokers);
-  const lat = await latency(brokers);
+  const inProcess = await appendToAck(brokers);
+  const viaServe = await publishToConsumer(brokers);
   console.log(row(['', 'records/s', 'MB/s']));
   console.log(row(['tributary forwarder (backlog drain)', ours.recordsPerSec.toFixed(0), ours.mbPerSec.toFixed(1)]));
   console.log(row(['Kafka ProducerPerformance', peer.recordsPerSec.toFixed(0), peer.mbPerSec.toFixed(1)]));
   console.log(row(['ratio tributary / Kafka', (ours.recordsPerSec / peer.recordsPerSec).toFixed(2), '']));
-  console.log(`latency MQTT publish -> Kafka append (ack) at ${LATENCY_RATE} msg/s for ${LATENCY_SECONDS} s (${lat.count} records): p50 ${lat.p50.toFixed(1)} ms, p99 ${lat.p99.toFixed(1)} ms, max ${lat.max.toFixed(1)} ms`);
+  const latencyRow = (name: string, l: Latency): string => `${name.padEnd(44)}${l.p50.toFixed(1).padStart(10)}${l.p99.toFixed(1).padStart(10)}${l.max.toFixed(1).padStart(10)}${String(l.count).padStart(10)}`;
+  console.log(`\nlatency at ${LATENCY_RATE} msg/s for ${LATENCY_SECONDS} s, batch.lingerMs ${LATENCY_LINGER_MS}, ms:`);
+  console.log(`${''.padEnd(44)}${'p50'.padStart(10)}${'p99'.padStart(10)}${'max'.padStart(10)}${'records'.padStart(10)}`);
+  console.log(latencyRow('log append -> Kafka ack (in process)', inProcess));
+  console.log(latencyRow('MQTT publish -> Kafka consumer (serve)', viaServe));
 }
 
 main().catch((err: unknown) => {
