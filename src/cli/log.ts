@@ -79,6 +79,14 @@ export function listStreams(reader: LogReader): Array<{ stream: string; partitio
   }));
 }
 
+/** Age of the oldest record not yet forwarded (one record read); 0 when caught up. */
+export function lagSeconds(reader: LogReader, stream: string, p: PartitionListing, now: number): number {
+  if (p.lagRecords === 0) return 0;
+  const from = Math.max(p.upstreamOffset ?? 0, p.startOffset);
+  const [oldest] = reader.read(stream, p.partition, from, { maxRecords: 1, maxBytes: 1 });
+  return oldest === undefined ? 0 : Math.max(0, (now - oldest.timestamp) / 1000);
+}
+
 function printStreams(dataDir: string, json: boolean): void {
   const reader = openReader(dataDir);
   try {
@@ -87,10 +95,12 @@ function printStreams(dataDir: string, json: boolean): void {
       process.stdout.write(`${JSON.stringify(streams)}\n`);
       return;
     }
-    const rows = [['STREAM', 'PART', 'START', 'END', 'RECORDS', 'BYTES', 'FORWARDED', 'LAG']];
+    const rows = [['STREAM', 'PART', 'START', 'END', 'RECORDS', 'BYTES', 'FORWARDED', 'LAG', 'LAG_S']];
+    const now = Date.now();
     for (const s of streams) {
       for (const p of s.partitions) {
-        rows.push([s.stream, String(p.partition), String(p.startOffset), String(p.endOffset), String(p.records), formatBytes(p.bytes), p.upstreamOffset === null ? '-' : String(p.upstreamOffset), String(p.lagRecords)]);
+        const lagS = lagSeconds(reader, s.stream, p, now);
+        rows.push([s.stream, String(p.partition), String(p.startOffset), String(p.endOffset), String(p.records), formatBytes(p.bytes), p.upstreamOffset === null ? '-' : String(p.upstreamOffset), String(p.lagRecords), lagS.toFixed(1)]);
       }
     }
     process.stdout.write(table(rows));

@@ -1,6 +1,6 @@
 /**
  * Proves store-and-forward across a Kafka outage, on a Kafka of its own (port 19592, so the shared one on
- * 19092 keeps running for other tests): while records are appended continuously, Kafka is stopped; the
+ * 19092 keeps running for other tests): while records are appended continuously, Kafka is killed (SIGKILL); the
  * forwarder goes `offline` with the connection error as lastError while appends go on at full speed; Kafka
  * is started again on its old data; every appended record arrives, per-key order holds, and the test prints
  * how many duplicates at-least-once produced. Kafka must be startable: this fails, never skips, without it.
@@ -52,7 +52,7 @@ test('Kafka stopped and restarted while appends continue: every record arrives, 
   })();
 
   await waitFor('forwarding', () => forwarder.status().partitions.some((p) => p.cursor > 0), 30_000);
-  await kafkaDev(['stop-node', '1'], cluster);
+  await kafkaDev(['stop-node', '1', '--kill'], cluster);
   const stoppedAt = appended;
   await waitFor('offline', () => forwarder.state().state === 'offline', 30_000);
   const offline = forwarder.state();
