@@ -63,8 +63,10 @@ export const configSchema = z.strictObject({
       /** Bytes a client may leave unread in its socket before it is disconnected. */
       clientWriteBufferMaxBytes: size.default(4 * 1024 * 1024),
       clientsMax: z.number().int().min(1).default(10_000),
+      /** Publishes of one client waiting for their commit; at this many its socket is not read. */
+      clientAppendsInFlightMax: z.number().int().min(1).max(65535).default(32),
     })
-    .default({ listeners: [{ type: 'tcp', host: '0.0.0.0', port: 1883 }], maxPayloadBytes: 262144, clientWriteBufferMaxBytes: 4 * 1024 * 1024, clientsMax: 10_000 }),
+    .default({ listeners: [{ type: 'tcp', host: '0.0.0.0', port: 1883 }], maxPayloadBytes: 262144, clientWriteBufferMaxBytes: 4 * 1024 * 1024, clientsMax: 10_000, clientAppendsInFlightMax: 32 }),
   durability: z
     .strictObject({
       commitIntervalMs: z.number().int().min(0).max(10_000).default(2),

@@ -2,7 +2,10 @@
  * The stream aedes sees for one client: a thin Duplex over the real socket (TCP, TLS or WebSocket) that
  * enforces three limits aedes cannot:
  *
- * 1. **No reading while an append is pending.** aedes reads a whole chunk, dispatches every packet in it
+ * 1. **No reading while the client's appends are pending.** Up to `appendsInFlightMax` publishes of one
+ *    client may wait for their group commit at once (so a client with a window of QoS 1 messages in
+ *    flight fills a commit instead of sending one record per commit); at that bound nothing more is
+ *    read from it until one is committed. aedes reads a whole chunk, dispatches every packet in it
  *    at once, and reads again when a counter of unfinished packets reaches 0 (lib/client.js `nextBatch`).
  *    But that counter is also decremented by every `readable` event, and a socket emits one for each
  *    chunk that arrives while packets are pending, so with one publish in flight the next chunk is read
@@ -28,6 +31,8 @@ export interface ConnectionLimits {
   frameBytesMax: number;
   /** Bytes written to the client but not yet taken by its socket before it is disconnected. */
   writeBufferMaxBytes: number;
+  /** Appends of this client that may wait for a commit before its socket is no longer read. */
+  appendsInFlightMax: number;
 }
 
 export interface ClientSocket extends Duplex {
@@ -112,14 +117,14 @@ export class GatedConnection extends Duplex {
     socket.on('close', () => this.destroy());
   }
 
-  /** An append for this client started: stop reading its socket until every hold is released. */
+  /** An append for this client started: at `appendsInFlightMax` holds, reading stops until one is released. */
   hold(): void {
     this.holds++;
   }
 
   release(): void {
     this.holds--;
-    if (this.holds === 0) this.pump();
+    if (this.holds < this.limits.appendsInFlightMax) this.pump();
   }
 
   get held(): boolean {
@@ -165,7 +170,7 @@ export class GatedConnection extends Duplex {
   }
 
   private pump(): void {
-    while (this.wanted && this.holds === 0 && !this.destroyed) {
+    while (this.wanted && this.holds < this.limits.appendsInFlightMax && !this.destroyed) {
       const chunk = this.socket.read() as Buffer | null;
       if (chunk === null) return;
       const violation = this.scanner.scan(chunk);

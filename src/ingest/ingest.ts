@@ -107,7 +107,7 @@ export function createIngest(options: IngestOptions): Ingest {
       return void socket.destroy();
     }
     let client: Client | null = null;
-    const limits = { frameBytesMax: config.mqtt.maxPayloadBytes + FRAME_OVERHEAD_BYTES, writeBufferMaxBytes: config.mqtt.clientWriteBufferMaxBytes };
+    const limits = { frameBytesMax: config.mqtt.maxPayloadBytes + FRAME_OVERHEAD_BYTES, writeBufferMaxBytes: config.mqtt.clientWriteBufferMaxBytes, appendsInFlightMax: config.mqtt.clientAppendsInFlightMax };
     const onViolation = (reason: ViolationReason, detail: string): void => reject(client?.id ?? null, reason, detail);
     const conn = new GatedConnection(socket as ClientSocket, limits, onViolation);
     connections.add(conn);

@@ -1,6 +1,7 @@
 /**
- * Delivery contract 2: while a client's publish waits for its group commit, nothing more is read from
- * that client, and other clients are not held up. With a 300 ms commit interval, client A sends
+ * Delivery contract 2: while a client's publishes wait for their group commit (here: its window of
+ * `mqtt.clientAppendsInFlightMax` = 1 is full), nothing more is read from that client, and other
+ * clients are not held up. With a 300 ms commit interval, client A sends
  * PUBLISH 1 and, 60 ms later in a separate TCP segment, PUBLISH 2. If the broker read PUBLISH 2 while 1
  * was pending (which aedes on its own does: see src/ingest/connection.ts), both would share one commit
  * and be acked together. Here PUBLISH 2 is read only after 1 is committed, so its PUBACK comes a whole
@@ -15,7 +16,9 @@ const COMMIT_INTERVAL_MS = 300;
 let broker: RunningBroker;
 
 before(async () => {
-  broker = await startServe({ configYaml: `durability: { commitIntervalMs: ${COMMIT_INTERVAL_MS} }\n` });
+  // A window of one append per client makes "not read while pending" visible packet by packet; larger
+  // windows (the default is 32) bound the same way, only later.
+  broker = await startServe({ configYaml: `durability: { commitIntervalMs: ${COMMIT_INTERVAL_MS} }\nmqtt: { clientAppendsInFlightMax: 1 }\n` });
 });
 
 after(async () => {
