@@ -36,6 +36,7 @@ import {
   type MessageToProduce,
 } from '@platformatic/kafka';
 import { ConfigError, UpstreamError, errorMessage } from '../errors.js';
+import { KeyedLocks } from './keyed-locks.js';
 
 export interface SinkRecord {
   topic: string;
@@ -281,32 +282,6 @@ function validateOptions(options: KafkaSinkOptions): void {
     if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
       throw new ConfigError(`${name} must be a positive integer, not ${value}`, name);
     }
-  }
-}
-
-// ------------------------------------------------------------------------------------------ topic locks
-
-/** One holder per key at a time; several keys are taken in sorted order, so two callers cannot deadlock. */
-class KeyedLocks {
-  readonly #tails = new Map<string, Promise<void>>();
-
-  async lock(keys: string[]): Promise<() => void> {
-    const releases: Array<() => void> = [];
-    for (const key of [...keys].sort()) releases.push(await this.#lockOne(key));
-    return () => releases.forEach((release) => release());
-  }
-
-  async #lockOne(key: string): Promise<() => void> {
-    const previous = this.#tails.get(key) ?? Promise.resolve();
-    let release: () => void = () => undefined;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    const tail = previous.then(() => held);
-    this.#tails.set(key, tail);
-    await previous;
-    return () => {
-      if (this.#tails.get(key) === tail) this.#tails.delete(key);
-      release();
-    };
   }
 }
 
