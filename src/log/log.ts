@@ -239,7 +239,7 @@ export class Log {
 
   read(stream: string, partition: number, fromOffset: number, limits: ReadLimits): LogRecord[] {
     const part = this.partition(stream, partition);
-    return readRecords(this.store, part, fromOffset, limits);
+    return readRecords(this.store, part, fromOffset, limits, part.state.endOffset);
   }
 
   cursor(group: string, stream: string, partition: number): number | null {

@@ -24,12 +24,19 @@ export interface PartitionAddress {
   index: number;
 }
 
-export function readRecords(store: Store, part: PartitionAddress, fromOffset: number, limits: ReadLimits): LogRecord[] {
-  return store.read((txn) => readInTxn(store, txn, part, fromOffset, limits));
+/**
+ * `durableEndOffset` (the writer's own reads) stops the read at what the writer knows is synced: LMDB
+ * lets readers see a transaction as soon as its meta page is written, a moment before the commit's
+ * last sync returns, and a record read in that moment could be lost to a power cut and its offset
+ * reused. Other processes cannot know, and read what LMDB shows them.
+ */
+export function readRecords(store: Store, part: PartitionAddress, fromOffset: number, limits: ReadLimits, durableEndOffset = Number.POSITIVE_INFINITY): LogRecord[] {
+  return store.read((txn) => readInTxn(store, txn, part, fromOffset, limits, durableEndOffset));
 }
 
-function readInTxn(store: Store, txn: Txn, part: PartitionAddress, fromOffset: number, limits: ReadLimits): LogRecord[] {
-  const state = partitionStateIn(store, txn, part);
+function readInTxn(store: Store, txn: Txn, part: PartitionAddress, fromOffset: number, limits: ReadLimits, durableEndOffset: number): LogRecord[] {
+  const stored = partitionStateIn(store, txn, part);
+  const state = { ...stored, endOffset: Math.min(stored.endOffset, durableEndOffset) };
   let expected = Math.max(fromOffset, state.startOffset);
   const records: LogRecord[] = [];
   if (expected >= state.endOffset || limits.maxRecords <= 0) return records;
