@@ -13,6 +13,7 @@ import { Log } from '../../src/log/index.js';
 import { startServe, type RunningBroker } from '../helpers/broker.js';
 import { consumeAll, ensureKafka, type ConsumedRecord } from '../helpers/kafka.js';
 import { checkDelivery } from '../forward/delivery.js';
+import { until } from '../helpers/until.js';
 
 const runId = `${process.pid}-${Date.now()}`;
 const telemetryTopic = `e2e-telemetry-${runId}`;
@@ -94,13 +95,6 @@ function progress(dataDir: string): { forwarded: number; appended: number } {
   }
 }
 
-async function until(what: string, condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Per device, the sequence numbers of first arrivals must increase. */
 function orderProblems(records: ConsumedRecord[]): string[] {

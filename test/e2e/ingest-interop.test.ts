@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { connect as mqttConnect, connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import type { IConnackPacket, IPublishPacket } from 'mqtt-packet';
 import { RawClient, startServe, type RunningBroker } from '../helpers/broker.js';
+import { until } from '../helpers/until.js';
 
 let broker: RunningBroker;
 const open: MqttClient[] = [];
@@ -36,13 +37,6 @@ function inbox(c: MqttClient): Array<{ topic: string; payload: string; qos: numb
   return got;
 }
 
-async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 const settle = (ms = 300) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -51,7 +45,7 @@ test('basic: connect, subscribe, publish at QoS 0, 1 and 2, receive all three', 
   const got = inbox(c);
   await c.subscribeAsync('basic/#', { qos: 2 });
   for (const qos of [0, 1, 2] as const) await c.publishAsync('basic/t', `qos${qos}`, { qos });
-  await until(() => got.length === 3);
+  await until('the expected messages', () => got.length === 3);
   assert.deepEqual(got.map((m) => [m.payload, m.qos]).sort(), [['qos0', 0], ['qos1', 1], ['qos2', 2]]);
 });
 
@@ -61,7 +55,7 @@ test('retained messages: delivered to new subscribers with the retain flag, clea
   const sub = await connect();
   const got = inbox(sub);
   await sub.subscribeAsync('retained/+', { qos: 2 });
-  await until(() => got.length === 3);
+  await until('the expected messages', () => got.length === 3);
   assert.ok(got.every((m) => m.retain));
   for (const qos of [0, 1, 2]) await pub.publishAsync(`retained/q${qos}`, '', { qos: 1, retain: true });
   await settle(); // the clearing publishes are delivered live after their PUBACK; let them pass
@@ -80,7 +74,7 @@ test('will message on abnormal disconnect, not on DISCONNECT', async () => {
   await polite.endAsync();
   const dying = await connect({ will: { topic: 'will/abnormal', payload: Buffer.from('gone'), qos: 1, retain: false } });
   dying.stream.destroy();
-  await until(() => got.length >= 1);
+  await until('the expected messages', () => got.length >= 1);
   await settle();
   assert.deepEqual(got.map((m) => m.topic), ['will/abnormal']);
 });
@@ -108,7 +102,7 @@ test('offline queueing: a persistent session receives the QoS 1 and 2 messages s
   const back = mqttConnect(broker.mqttUrl, { clientId: 'offline-q', clean: false, reconnectPeriod: 0 });
   open.push(back);
   const got = inbox(back);
-  await until(() => got.length >= 2);
+  await until('the expected messages', () => got.length >= 2);
   await settle();
   const payloads = got.map((m) => m.payload).sort();
   assert.ok(payloads.includes('q1') && payloads.includes('q2'), `got ${payloads.join(',')}`);
@@ -119,7 +113,7 @@ test('overlapping subscriptions: the message arrives at the highest granted QoS'
   const got = inbox(c);
   await c.subscribeAsync({ 'overlap/#': { qos: 2 }, 'overlap/+': { qos: 1 } });
   await c.publishAsync('overlap/x', 'both', { qos: 2 });
-  await until(() => got.length >= 1);
+  await until('the expected messages', () => got.length >= 1);
   await settle();
   // Either one copy at QoS 2 or one per subscription (QoS 1 and 2) is allowed [MQTT-3.3.5-1].
   assert.ok(got.some((m) => m.qos === 2), JSON.stringify(got));
@@ -139,7 +133,7 @@ test('keepalive timeout fires the will', async () => {
   assert.equal(connack.returnCode, 0);
   // [MQTT-3.1.2-24]: the server disconnects after 1.5 x keepalive without a packet.
   await client.closed;
-  await until(() => got.length === 1);
+  await until('the expected messages', () => got.length === 1);
   assert.equal(got[0]?.payload, 'timed out');
 });
 
@@ -169,7 +163,7 @@ test('$-topics are not matched by #', async () => {
   const pub = await connect();
   await pub.publishAsync('$internal/x', 'dollar', { qos: 1 });
   await pub.publishAsync('plain/x', 'plain', { qos: 1 });
-  await until(() => got.some((m) => m.payload === 'plain'));
+  await until('the expected messages', () => got.some((m) => m.payload === 'plain'));
   await settle();
   assert.ok(got.every((m) => !m.topic.startsWith('$')), JSON.stringify(got.map((m) => m.topic)));
   await c.unsubscribeAsync('#');
@@ -183,7 +177,7 @@ test('unsubscribe: no more messages on the filter that was removed', async () =>
   const pub = await connect();
   await pub.publishAsync('unsub/a', 'a', { qos: 1 });
   await pub.publishAsync('unsub/b', 'b', { qos: 1 });
-  await until(() => got.length >= 1);
+  await until('the expected messages', () => got.length >= 1);
   await settle();
   assert.deepEqual(got.map((m) => m.topic), ['unsub/b']);
 });

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, connectAsync, type MqttClient } from 'mqtt';
 import { startServe } from '../helpers/broker.js';
+import { until } from '../helpers/until.js';
 
 function collect(c: MqttClient): Array<{ topic: string; payload: string; retain: boolean }> {
   const got: Array<{ topic: string; payload: string; retain: boolean }> = [];
@@ -15,13 +16,6 @@ function collect(c: MqttClient): Array<{ topic: string; payload: string; retain:
   return got;
 }
 
-async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 test('retained messages and a persistent session queue survive kill -9 and restart', async () => {
   const first = await startServe();
@@ -42,13 +36,13 @@ test('retained messages and a persistent session queue survive kill -9 and resta
     const fresh = await connectAsync(second.mqttUrl, { reconnectPeriod: 0 });
     const retained = collect(fresh);
     await fresh.subscribeAsync('state/#', { qos: 1 });
-    await until(() => retained.length === 1);
+    await until('the expected messages', () => retained.length === 1);
     assert.deepEqual(retained, [{ topic: 'state/retained', payload: 'kept', retain: true }]);
     await fresh.endAsync();
 
     const back = connect(second.mqttUrl, { clientId: 'sleeper', clean: false, reconnectPeriod: 0 });
     const queued = collect(back);
-    await until(() => queued.length === 3);
+    await until('the expected messages', () => queued.length === 3);
     assert.deepEqual(queued.map((m) => m.payload), ['queued-0', 'queued-1', 'queued-2']);
     await back.endAsync();
   } finally {

@@ -18,6 +18,7 @@ import { startServe, metricValue } from '../helpers/broker.js';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import type { StatusReport } from '../../src/ops/status.js';
+import { until } from '../helpers/until.js';
 
 interface DatagramServer {
   on(event: 'message', listener: (buf: Buffer) => void): void;
@@ -26,13 +27,6 @@ interface DatagramServer {
 }
 const unixDgram = createRequire(import.meta.url)('unix-dgram') as { createSocket(type: 'unix_dgram'): DatagramServer };
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 test('systemd notify: READY, STATUS and WATCHDOG while serving, STOPPING on SIGTERM', async () => {
   const socketPath = path.join(tmpDir(), 'notify.sock');
