@@ -13,9 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqttPacket from 'mqtt-packet';
+import { deployedNodeFlags } from './serve-flags.js';
 
-/** The same V8 flags as scripts/systemd/tributary.service, so this measures serve as deployed. */
-const NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=128'];
+const NODE_FLAGS = deployedNodeFlags();
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1000);
 const RATE_PER_CLIENT = Number(process.env.BENCH_RATE ?? 10);

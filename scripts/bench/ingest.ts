@@ -12,7 +12,9 @@
  *   qos0-sub  4 publishers x 50,000 QoS 0 messages of 100 bytes, one subscriber; rate = delivered/s
  *   1k-idle   1,000 connected clients, each publishing QoS 1 once a second for 10 s; p99 ack latency
  *
- * Environment: BENCH_ROUNDS (default 2), BENCH_MESSAGES (per publisher, default 50000).
+ * Environment: BENCH_ROUNDS (default 2), BENCH_MESSAGES (per publisher, default 50000); for profiling,
+ * BENCH_BROKERS and BENCH_CASES (comma-separated names or case prefixes: `serve`, `qos1`) narrow the
+ * run and BENCH_SERVE_FLAGS adds node flags to serve (`--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -21,11 +23,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqttPacket from 'mqtt-packet';
+import { deployedNodeFlags } from './serve-flags.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CLI = path.resolve(HERE, '../../src/cli/main.js');
 /** The V8 flags of scripts/systemd/tributary.service: serve is measured as deployed. */
-const SERVE_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=128'];
+const SERVE_NODE_FLAGS = [...deployedNodeFlags(), ...(process.env.BENCH_SERVE_FLAGS ?? '').split(' ').filter(Boolean)];
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 50_000);
 const PUBLISHERS = 4;
@@ -70,17 +73,32 @@ function stopper(child: ChildProcess): () => Promise<void> {
 async function startServe(): Promise<Broker> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-ingest-'));
   const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, CLI, 'serve', '--data-dir', dataDir, '--mqtt-port', '0', '--http-port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const ready = JSON.parse(await waitForLine(child, /"msg":"listening"/)) as { mqtt: Array<{ port: number }> };
+  const ready = JSON.parse(await waitForLine(child, /"msg":"listening"/)) as { mqtt: Array<{ port: number }>; http: number };
   const stop = stopper(child);
   return {
     name: 'serve',
     pid: child.pid as number,
     port: (ready.mqtt[0] as { port: number }).port,
     stop: async () => {
+      process.stdout.write(`    serve: ${await commitSummary(ready.http)}\n`);
       await stop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Records per group commit and commit time, from serve's own histograms: where durable ingest waits. */
+async function commitSummary(httpPort: number): Promise<string> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const commits = value('tributary_commit_records_count');
+    const records = value('tributary_commit_records_sum');
+    const seconds = value('tributary_commit_duration_seconds_sum');
+    return `${commits} commits, ${(records / commits).toFixed(1)} records and ${((seconds / commits) * 1000).toFixed(2)} ms each`;
+  } catch (err) {
+    return `no commit metrics (${(err as Error).message})`;
+  }
 }
 
 async function startBareAedes(): Promise<Broker> {
@@ -280,17 +298,18 @@ interface Result {
   rssBytes: number;
 }
 
-const CASES: Array<[string, (port: number) => Promise<string>]> = [
+const onlyThese = (list: string | undefined) => (name: string) => list === undefined || list.split(',').some((w) => name.startsWith(w));
+const CASES: Array<[string, (port: number) => Promise<string>]> = ([
   ['qos1 4x50k, 100 in flight', caseQoS1],
   ['qos0 4x50k, 1 subscriber', caseQoS0],
   ['1,000 clients, 1 msg/s each', caseManyClients],
-];
+] as Array<[string, (port: number) => Promise<string>]>).filter(([name]) => onlyThese(process.env.BENCH_CASES)(name));
 
-const STARTERS: Array<[string, Starter]> = [
+const STARTERS: Array<[string, Starter]> = ([
   ['serve', startServe],
   ['aedes', startBareAedes],
   ['mosquitto', startMosquitto],
-];
+] as Array<[string, Starter]>).filter(([name]) => onlyThese(process.env.BENCH_BROKERS)(name));
 
 async function runOne(starter: Starter, run: (port: number) => Promise<string>): Promise<Result | null> {
   const broker = await starter();

@@ -17,7 +17,8 @@ import type { QoS, RecordInput, Route } from '../log/index.js';
 import { GatedConnection } from './connection.js';
 
 export interface Appender {
-  append(stream: string, partition: number, input: RecordInput): Promise<number>;
+  /** Calls `settle` once the record is durably committed, or with the error. */
+  appendThen(stream: string, partition: number, input: RecordInput, settle: (err: Error | null, offset: number) => void): void;
 }
 
 export interface PublishLike {
@@ -102,18 +103,12 @@ export function createAuthorizePublish(deps: AppendDeps, inFlight: InFlight) {
     const input: RecordInput = { timestamp: Date.now(), topic: packet.topic, qos: packet.qos as QoS, retain: packet.retain === true, clientId, payload };
     gate?.hold();
     inFlight.begin();
-    deps.log.append(route.stream, route.partition, input).then(
-      () => {
-        deps.onIngest(route.stream, payload.length);
-        finish(null);
-      },
-      (err: unknown) => finish(err instanceof Error ? err : new Error(String(err))),
-    );
-    function finish(err: Error | null): void {
+    deps.log.appendThen(route.stream, route.partition, input, (err) => {
+      if (err === null) deps.onIngest(route.stream, payload.length);
       gate?.release();
       inFlight.end();
       done(err);
-    }
+    });
   };
 }
 

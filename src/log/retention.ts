@@ -12,7 +12,9 @@
  * every record it deletes before the hold group passed it is reported as dropped, by reason.
  *
  * Each pass deletes at most `retentionBatchRecords` per partition, so a commit that carries a trim
- * stays short and appends never stall behind a huge delete.
+ * stays short and appends never stall behind a huge delete. A pass that has nothing to do reads one
+ * record per partition (the oldest, for its age): the batch of candidates is read only when a rule
+ * applies, so the once-a-second pass costs nothing measurable under full ingest.
  */
 import type { LogObserver, LogOptions, PartitionRef, StreamSpec } from './log.js';
 import { cursorKey, parseRecordKey, readU64, recordKey } from './keys.js';
@@ -51,9 +53,10 @@ interface Head {
   cut: number;
   /** Retention may not go past this (hold group cursor); Infinity with no hold group. */
   hold: number;
-  /** Oldest records from the start, read once per pass. */
-  candidates: Candidate[];
-  budget: number;
+  /** Timestamp of the oldest record, or null for an empty partition. */
+  firstTimestamp: number | null;
+  /** Oldest records from the start (up to retentionBatchRecords), read only when a rule needs them. */
+  candidates: Candidate[] | null;
 }
 
 export class RetentionPlanner {
@@ -110,23 +113,40 @@ export class RetentionPlanner {
       const value = this.store.get(txn, 'cursors', cursorKey(group, spec.name, part.index));
       hold = value === null ? startOffset : readU64(value, 0);
     }
+    let firstTimestamp: number | null = null;
+    if (startOffset < endOffset && spec.retention?.ageMs !== undefined) {
+      const first = this.store.get(txn, 'records', recordKey(part.streamId, part.index, startOffset));
+      firstTimestamp = first === null ? null : recordTimestamp(first);
+    }
+    return { part, cut: startOffset, hold, firstTimestamp, candidates: null };
+  }
+
+  /** The head's candidates, read on first use in a transaction of their own. */
+  private candidates(head: Head): Candidate[] {
+    if (head.candidates !== null) return head.candidates;
+    const { part } = head;
+    const { startOffset, endOffset } = part.state;
     const candidates: Candidate[] = [];
     const last = Math.min(endOffset, startOffset + this.options.retentionBatchRecords);
     if (startOffset < last) {
-      this.store.scan(txn, 'records', recordKey(part.streamId, part.index, startOffset), (key, value) => {
-        const { offset, partition, streamId } = parseRecordKey(key);
-        if (streamId !== part.streamId || partition !== part.index || offset >= last) return false;
-        candidates.push({ part, offset, timestamp: recordTimestamp(value), bytes: value.length });
-        return true;
-      });
+      this.store.read((txn) =>
+        this.store.scan(txn, 'records', recordKey(part.streamId, part.index, startOffset), (key, value) => {
+          const { offset, partition, streamId } = parseRecordKey(key);
+          if (streamId !== part.streamId || partition !== part.index || offset >= last) return false;
+          candidates.push({ part, offset, timestamp: recordTimestamp(value), bytes: value.length });
+          return true;
+        }),
+      );
     }
-    return { part, cut: startOffset, hold, candidates, budget: candidates.length };
+    head.candidates = candidates;
+    return candidates;
   }
 
   private cutByAge(head: Head, oldestKeptMs: number, trims: Trim[]): void {
+    if (head.firstTimestamp === null || head.firstTimestamp >= oldestKeptMs || head.cut >= head.hold) return;
     let bytes = 0;
     let to = head.cut;
-    for (const c of head.candidates) {
+    for (const c of this.candidates(head)) {
       if (c.offset < head.cut) continue;
       if (c.timestamp >= oldestKeptMs || c.offset >= head.hold) break;
       bytes += c.bytes;
@@ -137,21 +157,22 @@ export class RetentionPlanner {
 
   /** Deletes the oldest records (by timestamp, across `heads`) until `bytesToFree`; returns bytes freed. */
   private cutOldest(heads: Head[], bytesToFree: number, reason: DropReason, force: boolean, trims: Trim[]): number {
-    const next = new Map<Head, number>(heads.map((h) => [h, h.candidates.findIndex((c) => c.offset >= h.cut)]));
+    const next = new Map<Head, number>(heads.map((h) => [h, this.candidates(h).findIndex((c) => c.offset >= h.cut)]));
     const freedBy = new Map<Head, { to: number; bytes: number }>();
     let freed = 0;
     while (freed < bytesToFree) {
       let best: Head | null = null;
       for (const h of heads) {
         const i = next.get(h) as number;
-        const c = i >= 0 ? h.candidates[i] : undefined;
+        const c = i >= 0 ? h.candidates?.[i] : undefined;
         if (!c || (!force && c.offset >= h.hold)) continue;
-        if (best === null || c.timestamp < (best.candidates[next.get(best) as number] as Candidate).timestamp) best = h;
+        if (best === null || c.timestamp < (best.candidates?.[next.get(best) as number] as Candidate).timestamp) best = h;
       }
       if (best === null) break;
       const i = next.get(best) as number;
-      const c = best.candidates[i] as Candidate;
-      next.set(best, i + 1 < best.candidates.length ? i + 1 : -1);
+      const candidates = this.candidates(best);
+      const c = candidates[i] as Candidate;
+      next.set(best, i + 1 < candidates.length ? i + 1 : -1);
       const acc = freedBy.get(best) ?? { to: best.cut, bytes: 0 };
       acc.to = c.offset + 1;
       acc.bytes += c.bytes;

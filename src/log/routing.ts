@@ -29,6 +29,8 @@ export class Router {
   private readonly fallback: RouteSpec;
   /** topic → stream spec; bounded, cleared when full (topics on a gateway are a small, stable set). */
   private readonly cache = new Map<string, RouteSpec>();
+  /** topic → whole route, for streams keyed by the topic (no client id in the key): no hashing per message. */
+  private readonly routes = new Map<string, Route>();
 
   constructor(specs: readonly RouteSpec[], defaultStream = 'default') {
     const fallback = specs.find((s) => s.name === defaultStream);
@@ -37,10 +39,18 @@ export class Router {
     this.specs = specs.filter((s) => s.match.length > 0);
   }
 
+  /** The route of a message; the object may be shared between calls, so callers must not change it. */
   route(topic: string, clientId: string): Route {
+    const cached = this.routes.get(topic);
+    if (cached !== undefined) return cached;
     const spec = this.streamFor(topic);
     const key = partitionKeyOf(spec.key, topic, clientId);
-    return { stream: spec.name, partition: partitionFor(key, spec.partitions), key };
+    const route: Route = Object.freeze({ stream: spec.name, partition: partitionFor(key, spec.partitions), key });
+    if (spec.key !== 'client-id') {
+      if (this.routes.size >= ROUTE_CACHE_MAX) this.routes.clear();
+      this.routes.set(topic, route);
+    }
+    return route;
   }
 
   streamFor(topic: string): RouteSpec {
