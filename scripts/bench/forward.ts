@@ -17,7 +17,7 @@
  *       (Kafka's LogAppendTime would give the broker's append time, but the client reads it as CreateTime.)
  *
  * Environment: BENCH_RECORDS (default 1,000,000), BENCH_COMPRESSION (default lz4), BENCH_LATENCY_RATE
- * (default 5000), BENCH_LATENCY_SECONDS (default 10).
+ * (default 5000), BENCH_LATENCY_SECONDS (default 10); BENCH_DRAIN_ONLY=1 runs the drain alone (for profiling).
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -217,6 +217,10 @@ async function main(): Promise<void> {
   const { brokers } = await ensureKafka();
   console.log(`forward benchmark: ${RECORDS.toLocaleString('en')} records of ${RECORD_BYTES} B, compression ${COMPRESSION}, acks=all, Kafka ${brokers.join(',')}`);
   const ours = await drain(brokers);
+  if (process.env.BENCH_DRAIN_ONLY === '1') {
+    console.log(`drain only: ${ours.recordsPerSec.toFixed(0)} records/s`);
+    return;
+  }
   const peer = await producerPerformance(brokers);
   const inProcess = await appendToAck(brokers);
   const viaServe = await publishToConsumer(brokers);

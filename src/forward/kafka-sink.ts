@@ -37,6 +37,7 @@ import {
 } from '@platformatic/kafka';
 import { ConfigError, UpstreamError, errorMessage } from '../errors.js';
 import { KeyedLocks } from './keyed-locks.js';
+import { Utf8Cache } from './utf8-cache.js';
 
 export interface SinkRecord {
   topic: string;
@@ -176,7 +177,7 @@ class KafkaSink implements Sink {
       idempotent: true,
       acks: -1,
       compression,
-      partitioner: compatibilityPartitioner,
+      partitioner: cachedCompatibilityPartitioner,
       // A topic named by the config is created on first use where the cluster allows it.
       autocreateTopics: true,
       // Set explicitly: for an idempotent producer the client otherwise retries forever.
@@ -232,24 +233,28 @@ function splitByBytes(records: SinkRecord[], bytesMax: number): SinkRecord[][] {
   return parts;
 }
 
-/** Header names are few and repeat on every record: encode each once. */
-const headerNames = new Map<string, Buffer>();
-const headerNamesMax = 1000;
-
-function headerName(name: string): Buffer {
-  let bytes = headerNames.get(name);
-  if (bytes === undefined) {
-    if (headerNames.size >= headerNamesMax) headerNames.clear();
-    bytes = Buffer.from(name);
-    headerNames.set(name, bytes);
+/**
+ * Java's partitioner (murmur2 of the key), remembered per key Buffer: the forward loops hand the same
+ * Buffer for a key that repeats (Utf8Cache), so a batch hashes each distinct key once, not every record.
+ */
+const partitionOfKey = new WeakMap<object, number>();
+function cachedCompatibilityPartitioner(message: MessageToProduce, key?: Buffer): number {
+  if (!Buffer.isBuffer(key)) return compatibilityPartitioner(message, key);
+  let partition = partitionOfKey.get(key);
+  if (partition === undefined) {
+    partition = compatibilityPartitioner(message, key);
+    partitionOfKey.set(key, partition);
   }
-  return bytes;
+  return partition;
 }
+
+/** Header names are few and repeat on every record: encode each once. */
+const headerNames = new Utf8Cache(1000);
 
 function toMessages(records: SinkRecord[], keylessPartition: number): MessageToProduce[] {
   return records.map((record) => {
     const headers = new Map<Buffer, Buffer>();
-    for (const [name, value] of record.headers) headers.set(headerName(name), value);
+    for (const [name, value] of record.headers) headers.set(headerNames.get(name), value);
     const message: MessageToProduce = {
       topic: record.topic,
       value: record.value,

@@ -21,6 +21,7 @@ import type { SinkRecord, Sink } from './kafka-sink.js';
 import { describeError, isLinkWide, type Link, type StreamBlocks } from './link.js';
 import type { SendScheduler } from './scheduler.js';
 import type { Ticker } from './ticker.js';
+import { Utf8Cache } from './utf8-cache.js';
 
 /** The part of `Log` the forwarder uses: reads and the cursor, never appends (DESIGN.md). */
 export interface ForwardLog {
@@ -82,6 +83,8 @@ export class PartitionLoop {
   #oldestPendingMs: number | null = null;
   #attempts = 0;
   readonly #headers: Array<[string, Buffer]>;
+  /** Topics and keys repeat from record to record: their bytes are encoded once. */
+  readonly #utf8 = new Utf8Cache(10_000);
 
   constructor(
     readonly target: PartitionTarget,
@@ -226,10 +229,10 @@ export class PartitionLoop {
   #toSinkRecord(r: LogRecord): SinkRecord {
     return {
       topic: this.target.kafkaTopic,
-      key: Buffer.from(partitionKeyOf(this.target.keySpec, r.topic, r.clientId), 'utf8'),
+      key: this.#utf8.get(partitionKeyOf(this.target.keySpec, r.topic, r.clientId)),
       value: r.payload,
       timestamp: r.timestamp,
-      headers: [...this.#headers, ['tributary.offset', Buffer.from(String(r.offset))], ['mqtt.topic', Buffer.from(r.topic, 'utf8')]],
+      headers: [...this.#headers, ['tributary.offset', Buffer.from(String(r.offset))], ['mqtt.topic', this.#utf8.get(r.topic)]],
     };
   }
 

@@ -3,8 +3,13 @@
  * that makes a partition's records one contiguous, offset-ordered key range.
  *
  *   record key    := streamId u32, partition u32, offset u64      (16 bytes)
- *   partition key := streamId u32, partition u32                  (8 bytes)
- *   partition val := startOffset u64, endOffset u64, bytes u64    (24 bytes)
+ *   state key     := streamId u32, partition u32, 0xFFFFFFFF_FFFFFFFF   (16 bytes, same table)
+ *   state val     := startOffset u64, endOffset u64, bytes u64    (24 bytes)
+ *
+ * The partition's state lives in the records table, right after its records: every commit rewrites
+ * it, and there it shares the leaf page the commit's appends dirty anyway, instead of dirtying a
+ * second table (measured: +15-25% durable appends/s for small commits, 15% fewer bytes written per
+ * commit at 100 msg/s; log format 2). No offset can reach the marker: offsets stop at 2^53.
  *   cursor key    := UTF-8 "group \0 stream \0 partition"
  *   cursor val    := nextOffset u64
  *
@@ -44,11 +49,18 @@ export function parseRecordKey(key: Buffer): RecordKeyParts {
   return { streamId: key.readUInt32BE(0), partition: key.readUInt32BE(4), offset: readU64(key, 8) };
 }
 
-export function partitionKey(streamId: number, partition: number): Buffer {
-  const key = Buffer.allocUnsafe(8);
+export function partitionStateKey(streamId: number, partition: number): Buffer {
+  const key = Buffer.allocUnsafe(16);
   key.writeUInt32BE(streamId, 0);
   key.writeUInt32BE(partition, 4);
+  key.writeUInt32BE(0xffffffff, 8);
+  key.writeUInt32BE(0xffffffff, 12);
   return key;
+}
+
+/** Whether a key of the records table is a partition's state key rather than a record's. */
+export function isPartitionStateKey(key: Buffer): boolean {
+  return key.length === 16 && key.readUInt32BE(8) === 0xffffffff && key.readUInt32BE(12) === 0xffffffff;
 }
 
 export interface PartitionState {

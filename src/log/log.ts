@@ -23,7 +23,7 @@ import {
   decodePartitionState,
   encodeOffset,
   encodePartitionState,
-  partitionKey,
+  partitionStateKey,
   readU64,
   recordKey,
   type PartitionState,
@@ -124,7 +124,8 @@ function settlePromise(resolve: (value: number) => void, reject: (err: Error) =>
 }
 
 const FORMAT_KEY = Buffer.from('format');
-const FORMAT_VERSION = 1;
+/** 2: partition state moved into the records table (keys.ts). */
+const FORMAT_VERSION = 2;
 const MIB = 1024 * 1024;
 
 export class Log {
@@ -369,7 +370,7 @@ export class Log {
     const keys = new KeySlab(items.length);
     for (const item of items) results.push(this.stage(item, stateOf, ops, keys));
     for (const [part, state] of working) {
-      ops.push({ db: 'partitions', key: partitionKey(part.streamId, part.index), value: encodePartitionState(state) });
+      ops.push({ db: 'records', key: partitionStateKey(part.streamId, part.index), value: encodePartitionState(state) });
     }
     try {
       await this.store.write(ops);
@@ -463,7 +464,7 @@ export class Log {
       const partitions = Array.from({ length: spec.partitions }, (_, index) => ({ stream: spec.name, streamId: id, index, state: { startOffset: 0, endOffset: 0, bytes: 0 } }));
       this.streams.set(spec.name, { spec, id, partitions });
       ops.push({ db: 'streams', key: Buffer.from(spec.name, 'utf8'), value: Buffer.from(JSON.stringify({ id, partitions: spec.partitions })) });
-      for (const p of partitions) ops.push({ db: 'partitions', key: partitionKey(id, p.index), value: encodePartitionState(p.state) });
+      for (const p of partitions) ops.push({ db: 'records', key: partitionStateKey(id, p.index), value: encodePartitionState(p.state) });
     }
     await this.store.write(ops);
   }

@@ -8,7 +8,7 @@
  * the stream, partition and offset.
  */
 import { LogCorruptError, RecordFormatError, UnknownStreamError } from '../errors.js';
-import { cursorKey, decodePartitionState, parseRecordKey, partitionKey, readU64, recordKey, type PartitionState } from './keys.js';
+import { cursorKey, decodePartitionState, parseRecordKey, partitionStateKey, readU64, recordKey, type PartitionState } from './keys.js';
 import { decodeRecord, type LogRecord } from './record.js';
 import { Store, type Txn } from './store.js';
 
@@ -59,7 +59,7 @@ function readInTxn(store: Store, txn: Txn, part: PartitionAddress, fromOffset: n
 
 export function decodeAt(value: Buffer, part: PartitionAddress, offset: number): LogRecord {
   try {
-    return decodeRecord(value, offset, where(part, offset));
+    return decodeRecord(value, offset, () => where(part, offset));
   } catch (err) {
     if (err instanceof RecordFormatError) throw new LogCorruptError(err.message, { cause: err });
     throw err;
@@ -75,7 +75,7 @@ function corrupt(part: PartitionAddress, offset: number, what: string): LogCorru
 }
 
 function partitionStateIn(store: Store, txn: Txn, part: PartitionAddress): PartitionState {
-  const value = store.get(txn, 'partitions', partitionKey(part.streamId, part.index));
+  const value = store.get(txn, 'records', partitionStateKey(part.streamId, part.index));
   return value === null ? { startOffset: 0, endOffset: 0, bytes: 0 } : decodePartitionState(value);
 }
 

@@ -82,40 +82,40 @@ export function encodeRecord(rec: RecordInput): Buffer {
 }
 
 /**
- * Decodes one stored value. `where` names the record in errors ("stream s partition 0 offset 7").
+ * Decodes one stored value. `whereName` names the record in errors ("stream s partition 0 offset 7").
  * The payload is a view into `buf`: callers pass a buffer they own (store.ts hands out copies, never
  * LMDB's mapped memory), so one copy per record is enough.
  */
-export function decodeRecord(buf: Buffer, offset: number, where: string): LogRecord {
+export function decodeRecord(buf: Buffer, offset: number, whereName: string | (() => string)): LogRecord {
   if (buf.length < HEADER_BYTES) {
-    throw new RecordFormatError(`${where}: record is ${buf.length} bytes, shorter than the ${HEADER_BYTES}-byte header`);
+    throw new RecordFormatError(`${place(whereName)}: record is ${buf.length} bytes, shorter than the ${HEADER_BYTES}-byte header`);
   }
   const version = buf[0];
   if (version !== RECORD_VERSION_1) {
-    throw new RecordFormatError(`${where}: unknown record version ${String(version)}`);
+    throw new RecordFormatError(`${place(whereName)}: unknown record version ${String(version)}`);
   }
   const storedCrc = buf.readUInt32BE(1);
   const actualCrc = crc32(buf.subarray(BODY_START));
   if (storedCrc !== actualCrc) {
-    throw new RecordFormatError(`${where}: checksum mismatch (stored ${storedCrc}, computed ${actualCrc})`);
+    throw new RecordFormatError(`${place(whereName)}: checksum mismatch (stored ${storedCrc}, computed ${actualCrc})`);
   }
   let at = BODY_START;
   const flags = buf[at++] as number;
   if ((flags & ~7) !== 0 || (flags & 3) === 3) {
-    throw new RecordFormatError(`${where}: invalid flags byte ${flags}`);
+    throw new RecordFormatError(`${place(whereName)}: invalid flags byte ${flags}`);
   }
   const timestamp = buf.readUIntBE(at, 6);
   at += 6;
-  const topicLength = readLength(buf, at, 2, where);
+  const topicLength = readLength(buf, at, 2, whereName);
   const topic = buf.toString('utf8', at + 2, at + 2 + topicLength);
   at += 2 + topicLength;
-  const clientLength = readLength(buf, at, 2, where);
+  const clientLength = readLength(buf, at, 2, whereName);
   const clientId = buf.toString('utf8', at + 2, at + 2 + clientLength);
   at += 2 + clientLength;
-  const payloadLength = readLength(buf, at, 4, where);
+  const payloadLength = readLength(buf, at, 4, whereName);
   at += 4;
   if (at + payloadLength !== buf.length) {
-    throw new RecordFormatError(`${where}: payload length ${payloadLength} does not match the record size ${buf.length}`);
+    throw new RecordFormatError(`${place(whereName)}: payload length ${payloadLength} does not match the record size ${buf.length}`);
   }
   return {
     offset,
@@ -139,9 +139,14 @@ export function payloadBytes(rec: RecordInput): number {
   return rec.payload.length;
 }
 
-function readLength(buf: Buffer, at: number, width: 2 | 4, where: string): number {
-  if (at + width > buf.length) throw new RecordFormatError(`${where}: record truncated at byte ${at}`);
+function readLength(buf: Buffer, at: number, width: 2 | 4, whereName: string | (() => string)): number {
+  if (at + width > buf.length) throw new RecordFormatError(`${place(whereName)}: record truncated at byte ${at}`);
   const length = width === 2 ? buf.readUInt16BE(at) : buf.readUInt32BE(at);
-  if (at + width + length > buf.length) throw new RecordFormatError(`${where}: field length ${length} at byte ${at} runs past the record end`);
+  if (at + width + length > buf.length) throw new RecordFormatError(`${place(whereName)}: field length ${length} at byte ${at} runs past the record end`);
   return length;
+}
+
+/** The record's place for an error message; a function so that reads name a record only when it is bad. */
+function place(whereName: string | (() => string)): string {
+  return typeof whereName === 'string' ? whereName : whereName();
 }

@@ -22,7 +22,7 @@ const lmdb = createRequire(import.meta.url)('node-lmdb') as typeof Lmdb;
 export type Txn = Lmdb.Txn;
 export type Dbi = Lmdb.Dbi;
 
-export const DB_NAMES = ['records', 'partitions', 'streams', 'cursors', 'meta', 'state'] as const;
+export const DB_NAMES = ['records', 'streams', 'cursors', 'meta', 'state'] as const;
 export type DbName = (typeof DB_NAMES)[number];
 
 export interface WriteOp {

@@ -9,8 +9,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { Log, logPath, type RecordInput } from '../../src/log/index.js';
-import { Store } from '../../src/log/store.js';
-import { recordKey } from '../../src/log/keys.js';
+import { Store, type WriteOp } from '../../src/log/store.js';
+import { isPartitionStateKey, partitionStateKey, recordKey } from '../../src/log/keys.js';
+import { encodeRecord } from '../../src/log/record.js';
 import { LogCorruptError, StreamMismatchError, UnknownStreamError } from '../../src/errors.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -131,6 +132,32 @@ test('a log with a missing record or a damaged value is refused on open, naming 
   await store2.write([{ db: 'records', key: recordKey(0, 1, 5), value: Buffer.from([9, 0, 0, 0, 0]) }]);
   store2.close();
   await assert.rejects(Log.open({ dataDir }, [{ name: 'damaged', partitions: 2 }]), /stream damaged partition 1 offset 5: record is 5 bytes/);
+});
+
+test('a missing last record or a stray record past the end is refused on open (the state key follows the records)', async () => {
+  const dataDir = tmpDir();
+  const log = await Log.open({ dataDir }, [{ name: 'tail', partitions: 2 }]);
+  await Promise.all(Array.from({ length: 20 }, (_, i) => log.append('tail', i % 2, rec(i))));
+  await log.close();
+  const damage = async (op: WriteOp): Promise<void> => {
+    const store = Store.open({ path: logPath(dataDir), readOnly: false, mapSizeBytes: 64 * 1024 * 1024, mapSizeMaxBytes: 64 * 1024 * 1024 });
+    assert.ok(store);
+    await store.write([op]);
+    store.close();
+  };
+  // Partition 0 holds offsets 0..9: a record at 10 is past its end, and removing 9 leaves a hole at the end.
+  await damage({ db: 'records', key: recordKey(0, 0, 10), value: encodeRecord(rec(99)) });
+  await assert.rejects(Log.open({ dataDir }, [{ name: 'tail', partitions: 2 }]), /stream tail partition 0 offset 10: record past the partition's end offset 10/);
+  await damage({ db: 'records', key: recordKey(0, 0, 10), value: null });
+  await damage({ db: 'records', key: recordKey(0, 0, 9), value: null });
+  await assert.rejects(Log.open({ dataDir }, [{ name: 'tail', partitions: 2 }]), /stream tail partition 0 offset 9: record missing \(the partition ends at 10\)/);
+});
+
+test('no record offset can be mistaken for a partition state key', () => {
+  assert.equal(isPartitionStateKey(partitionStateKey(3, 1)), true);
+  assert.equal(isPartitionStateKey(recordKey(3, 1, Number.MAX_SAFE_INTEGER)), false);
+  assert.ok(Buffer.compare(recordKey(3, 1, Number.MAX_SAFE_INTEGER), partitionStateKey(3, 1)) < 0, 'the state key sorts after every record of its partition');
+  assert.ok(Buffer.compare(partitionStateKey(3, 1), recordKey(3, 2, 0)) < 0, 'and before the next partition');
 });
 
 test('appends after close are refused; close commits what was pending', async () => {

@@ -1,0 +1,21 @@
+/**
+ * UTF-8 bytes of strings that repeat on every record (MQTT topics, partition keys, header names):
+ * encoded once and shared, so forwarding a batch does not allocate a Buffer per record for them.
+ * Bounded: cleared when full, since a gateway's set of topics is small and stable but not fixed.
+ * The Buffers are shared between records and must never be written to.
+ */
+export class Utf8Cache {
+  readonly #bytes = new Map<string, Buffer>();
+
+  constructor(private readonly entriesMax: number) {}
+
+  get(text: string): Buffer {
+    let bytes = this.#bytes.get(text);
+    if (bytes === undefined) {
+      if (this.#bytes.size >= this.entriesMax) this.#bytes.clear();
+      bytes = Buffer.from(text, 'utf8');
+      this.#bytes.set(text, bytes);
+    }
+    return bytes;
+  }
+}
