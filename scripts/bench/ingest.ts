@@ -14,7 +14,8 @@
  *
  * Environment: BENCH_ROUNDS (default 2), BENCH_MESSAGES (per publisher, default 50000); for profiling,
  * BENCH_BROKERS and BENCH_CASES (comma-separated names or case prefixes: `serve`, `qos1`) narrow the
- * run and BENCH_SERVE_FLAGS adds node flags to serve (`--cpu-prof --cpu-prof-dir=/tmp/prof`).
+ * run, BENCH_SERVE_FLAGS adds node flags to serve (`--cpu-prof --cpu-prof-dir=/tmp/prof`) and
+ * BENCH_SERVE_CONFIG gives it a config file (to try durability or mqtt settings).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -72,7 +73,7 @@ function stopper(child: ChildProcess): () => Promise<void> {
 
 async function startServe(): Promise<Broker> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-ingest-'));
-  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, CLI, 'serve', '--data-dir', dataDir, '--mqtt-port', '0', '--http-port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, CLI, 'serve', ...(process.env.BENCH_SERVE_CONFIG ? ['--config', process.env.BENCH_SERVE_CONFIG] : []), '--data-dir', dataDir, '--mqtt-port', '0', '--http-port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const ready = JSON.parse(await waitForLine(child, /"msg":"listening"/)) as { mqtt: Array<{ port: number }>; http: number };
   const stop = stopper(child);
   return {
