@@ -72,7 +72,7 @@ async function drain(brokers: string[]): Promise<Throughput> {
     await createTopic(brokers, topic, PARTITIONS, 1);
     const config = parseConfig({
       streams: [{ name: 'bench', match: ['sensors/#'], partitions: PARTITIONS, upstream: { topic } }],
-      upstream: { kafka: { brokers, compression: COMPRESSION, batch: { maxRecords: 10_000, maxBytes: 1024 * 1024, lingerMs: 0 } } },
+      upstream: { kafka: { brokers, compression: COMPRESSION, batch: { maxRecords: Number(process.env.BENCH_BATCH_RECORDS ?? 10_000), maxBytes: 1024 * 1024, lingerMs: 0 } } },
     });
     const kafka = config.upstream.kafka;
     if (kafka === undefined) throw new Error('unreachable');

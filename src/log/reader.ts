@@ -41,14 +41,18 @@ function readInTxn(store: Store, txn: Txn, part: PartitionAddress, fromOffset: n
   const records: LogRecord[] = [];
   if (expected >= state.endOffset || limits.maxRecords <= 0) return records;
   let bytes = 0;
+  // One name for the whole read (built only if a record is bad), not a closure per record.
+  const name = (): string => where(part, expected);
   store.scan(txn, 'records', recordKey(part.streamId, part.index, expected), (key, value) => {
-    const k = parseRecordKey(key);
-    if (k.streamId !== part.streamId || k.partition !== part.index || k.offset >= state.endOffset) {
+    // The key's fields compared in place: this loop runs for every record forwarded.
+    if (key.length !== 16 || key.readUInt32BE(0) !== part.streamId || key.readUInt32BE(4) !== part.index) {
       throw corrupt(part, expected, `record missing (the partition ends at ${state.endOffset})`);
     }
-    if (k.offset !== expected) throw corrupt(part, expected, `record missing (next stored offset is ${k.offset})`);
+    const offset = readU64(key, 8);
+    if (offset >= state.endOffset) throw corrupt(part, expected, `record missing (the partition ends at ${state.endOffset})`);
+    if (offset !== expected) throw corrupt(part, expected, `record missing (next stored offset is ${offset})`);
     if (records.length > 0 && bytes + value.length > limits.maxBytes) return false;
-    records.push(decodeAt(value, part, k.offset));
+    records.push(decodeAt(value, part, offset, name));
     bytes += value.length;
     expected++;
     return records.length < limits.maxRecords && expected < state.endOffset;
@@ -57,9 +61,9 @@ function readInTxn(store: Store, txn: Txn, part: PartitionAddress, fromOffset: n
   return records;
 }
 
-export function decodeAt(value: Buffer, part: PartitionAddress, offset: number): LogRecord {
+export function decodeAt(value: Buffer, part: PartitionAddress, offset: number, name: () => string = () => where(part, offset)): LogRecord {
   try {
-    return decodeRecord(value, offset, () => where(part, offset));
+    return decodeRecord(value, offset, name);
   } catch (err) {
     if (err instanceof RecordFormatError) throw new LogCorruptError(err.message, { cause: err });
     throw err;

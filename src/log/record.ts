@@ -104,7 +104,8 @@ export function decodeRecord(buf: Buffer, offset: number, whereName: string | ((
   if ((flags & ~7) !== 0 || (flags & 3) === 3) {
     throw new RecordFormatError(`${place(whereName)}: invalid flags byte ${flags}`);
   }
-  const timestamp = buf.readUIntBE(at, 6);
+  // u48 as u16 + u32, like the encoder: readUIntBE(…, 6) is several times slower.
+  const timestamp = (buf.readUInt16BE(at) * 2 ** 32) + buf.readUInt32BE(at + 2);
   at += 6;
   const topicLength = readLength(buf, at, 2, whereName);
   const topic = buf.toString('utf8', at + 2, at + 2 + topicLength);
