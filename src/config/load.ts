@@ -48,6 +48,12 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   if (env.TRIBUTARY_GATEWAY_ID) setIn(raw, ['gateway', 'id'], env.TRIBUTARY_GATEWAY_ID);
   if (env.TRIBUTARY_LOG_LEVEL) setIn(raw, ['logging', 'level'], env.TRIBUTARY_LOG_LEVEL);
   applyOverrides(raw, fromEnv);
+  for (const [flag, value] of [['--mqtt-port', overrides.mqttPort], ['--http-port', overrides.httpPort]] as const) {
+    if (value !== undefined && !(Number.isInteger(value) && value >= 0 && value <= 65535)) {
+      // yargs turns a non-number into NaN, so the text given is gone: name the flag and what it needs.
+      throw new ConfigError(`${flag} must be a port number (0-65535)${Number.isNaN(value) ? '' : `, not ${value}`}`, flag);
+    }
+  }
   applyOverrides(raw, overrides);
   return parseConfig(raw, file ?? 'defaults');
 }

@@ -94,6 +94,8 @@ test('file < environment < flags', () => {
   assert.equal(fromFlags.dataDir, '/tmp/x');
   assert.deepEqual(fromFlags.upstream.kafka?.brokers, ['k3:9092']);
   assert.throws(() => loadConfig(undefined, {}, { TRIBUTARY_MQTT_PORT: 'eighty' }), /TRIBUTARY_MQTT_PORT="eighty" is not a port/);
+  assert.throws(() => loadConfig(undefined, { mqttPort: 99999 }, {}), /--mqtt-port must be a port number \(0-65535\), not 99999/);
+  assert.throws(() => loadConfig(undefined, { httpPort: -1 }, {}), /--http-port must be a port number \(0-65535\), not -1/);
 });
 
 test('invalid values and unknown keys are rejected naming the key path', () => {
