@@ -1,6 +1,7 @@
 /** The log's public surface: everything outside src/log imports from here. */
-export { Log, LOG_DEFAULTS, logPath } from './log.js';
-export type { LogObserver, LogOptions, PartitionInfo, PartitionRef, StreamInfo, StreamSpec } from './log.js';
+export { Log, logPath } from './log.js';
+export { LOG_DEFAULTS } from './types.js';
+export type { LogObserver, LogOptions, PartitionInfo, PartitionRef, StreamInfo, StreamSpec } from './types.js';
 export { LogReader } from './reader.js';
 export type { ReadLimits } from './reader.js';
 export type { LogRecord, QoS, RecordInput } from './record.js';

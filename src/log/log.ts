@@ -17,111 +17,16 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { LogClosedError, StreamMismatchError, UnknownStreamError, UsageError } from '../errors.js';
 import { CommitQueue } from './commit-queue.js';
+import { stageCommit, settlePromise, type Item, type Settle } from './commit-batch.js';
 import { processWriteBytes } from './disk-io.js';
-import {
-  cursorKey,
-  decodePartitionState,
-  encodeOffset,
-  encodePartitionState,
-  partitionStateKey,
-  readU64,
-  recordKey,
-  type PartitionState,
-} from './keys.js';
+import { cursorKey, encodeOffset, encodePartitionState, partitionStateKey, readU64 } from './keys.js';
 import { encodeRecord, type LogRecord, type RecordInput } from './record.js';
 import { LogReader, readPartitionState, readRecords, readStreamDefs, type ReadLimits } from './reader.js';
-import { RetentionPlanner, type DropReason, type Trim } from './retention.js';
-export type { DropReason };
+import { RetentionPlanner, type DropReason } from './retention.js';
 import { Store, type WriteOp } from './store.js';
+import { LOG_DEFAULTS, toInfo, type LogOptions, type PartitionInfo, type PartitionRef, type StreamInfo, type StreamRef, type StreamSpec } from './types.js';
 import { verifyLog } from './verify.js';
-
-export interface StreamSpec {
-  name: string;
-  partitions: number;
-  retention?: { bytes?: number; ageMs?: number };
-  /** Higher is more important: storage pressure drops from the lowest priority first. */
-  priority?: number;
-}
-
-export interface LogObserver {
-  commit?(durationMs: number, records: number): void;
-  commitFailed?(err: Error): void;
-  /** Records deleted before the hold group had passed them: data that never left the gateway. */
-  dropped?(stream: string, reason: DropReason, records: number): void;
-  /** Records deleted by retention after they were forwarded (or with no upstream configured). */
-  expired?(stream: string, reason: DropReason, records: number): void;
-}
-
-export interface LogOptions {
-  dataDir: string;
-  commitIntervalMs: number;
-  commitBytesMax: number;
-  /** Appends (and other writes) waiting for a commit; past this, `append` waits. */
-  appendsInFlightMax: number;
-  /** First LMDB map size; defaults from storageMaxBytes. Grown on demand. */
-  mapSizeBytes?: number;
-  /** Sum of record bytes above which the oldest, lowest-priority records are dropped. 0 = none. */
-  storageMaxBytes: number;
-  /** Retention keeps what this consumer group has not yet passed, unless storage forces a drop. */
-  retentionHoldGroup: string | null;
-  retentionIntervalMs: number;
-  /** Records one retention pass may delete per partition, so a pass never stalls appends for long. */
-  retentionBatchRecords: number;
-  /** 'tail' checks ends, counts and the last records of every partition; 'full' walks everything. */
-  verify: 'tail' | 'full';
-  observer?: LogObserver;
-}
-
-export const LOG_DEFAULTS: Omit<LogOptions, 'dataDir'> = {
-  commitIntervalMs: 2,
-  commitBytesMax: 1024 * 1024,
-  appendsInFlightMax: 20_000,
-  storageMaxBytes: 0,
-  retentionHoldGroup: null,
-  retentionIntervalMs: 1000,
-  retentionBatchRecords: 5000,
-  verify: 'tail',
-};
-
-export interface PartitionInfo {
-  partition: number;
-  startOffset: number;
-  endOffset: number;
-  records: number;
-  bytes: number;
-}
-
-export interface StreamInfo {
-  stream: string;
-  partitions: PartitionInfo[];
-}
-
-/** A partition as the writer tracks it: committed state only. */
-export interface PartitionRef {
-  stream: string;
-  streamId: number;
-  index: number;
-  state: PartitionState;
-}
-
-interface StreamRef {
-  spec: StreamSpec;
-  id: number;
-  partitions: PartitionRef[];
-}
-
-/** Called once per item: with the error when its commit failed, else with its result (an append's offset). */
-export type Settle = (err: Error | null, result: number) => void;
-
-type Item =
-  | { kind: 'append'; part: PartitionRef; value: Buffer; payloadBytes: number; bytes: number; settle: Settle }
-  | { kind: 'ops'; ops: WriteOp[]; apply(): void; bytes: number; settle: Settle }
-  | { kind: 'trim'; trim: Trim; bytes: number; settle: Settle };
-
-/** A Settle that resolves or rejects a promise. */
-function settlePromise(resolve: (value: number) => void, reject: (err: Error) => void): Settle {
-  return (err, result) => (err === null ? resolve(result) : reject(err));
-}
+export type { DropReason, Settle };
 
 const FORMAT_KEY = Buffer.from('format');
 /** 2: partition state moved into the records table (keys.ts). */
@@ -358,20 +263,7 @@ export class Log {
 
   private async commit(items: Item[]): Promise<void> {
     const started = performance.now();
-    const working = new Map<PartitionRef, PartitionState>();
-    const stateOf = (p: PartitionRef): PartitionState => {
-      let s = working.get(p);
-      if (!s) working.set(p, (s = { ...p.state }));
-      return s;
-    };
-    const ops: WriteOp[] = [];
-    const results: number[] = [];
-    // One allocation for all record keys of the commit instead of one per record.
-    const keys = new KeySlab(items.length);
-    for (const item of items) results.push(this.stage(item, stateOf, ops, keys));
-    for (const [part, state] of working) {
-      ops.push({ db: 'records', key: partitionStateKey(part.streamId, part.index), value: encodePartitionState(state) });
-    }
+    const { ops, results, working } = stageCommit(items);
     try {
       await this.store.write(ops);
     } catch (err) {
@@ -394,34 +286,6 @@ export class Log {
       item.settle(null, results[i] as number);
     });
     this.options.observer?.commit?.(performance.now() - started, appends);
-  }
-
-  /** Turns one queued item into LMDB ops against the working partition states; returns its result. */
-  private stage(item: Item, stateOf: (p: PartitionRef) => PartitionState, ops: WriteOp[], keys: KeySlab): number {
-    switch (item.kind) {
-      case 'append': {
-        const state = stateOf(item.part);
-        const offset = state.endOffset++;
-        state.bytes += item.value.length;
-        ops.push({ db: 'records', key: recordKey(item.part.streamId, item.part.index, offset, keys.next()), value: item.value });
-        return offset;
-      }
-      case 'ops':
-        ops.push(...item.ops);
-        return 0;
-      case 'trim': {
-        const { trim } = item;
-        const state = stateOf(trim.part);
-        // A trim planned against an older start is stale (another trim got there first): skip it.
-        if (state.startOffset !== trim.fromOffset) return 0;
-        for (let o = trim.fromOffset; o < trim.toOffset; o++) {
-          ops.push({ db: 'records', key: recordKey(trim.part.streamId, trim.part.index, o), value: null });
-        }
-        state.startOffset = trim.toOffset;
-        state.bytes -= trim.bytes;
-        return 0;
-      }
-    }
   }
 
   private checkFormat(): void {
@@ -502,26 +366,7 @@ export function logPath(dataDir: string): string {
   return path.join(dataDir, 'log');
 }
 
-/** Hands out 16-byte record keys carved from one buffer. */
-class KeySlab {
-  private readonly slab: Buffer;
-  private at = 0;
-  constructor(count: number) {
-    this.slab = Buffer.allocUnsafe(16 * count);
-  }
-  next(): Buffer {
-    const key = this.slab.subarray(this.at, this.at + 16);
-    this.at += 16;
-    return key;
-  }
-}
-
 function defaultMapSize(storageMaxBytes: number): number {
   // LMDB pages carry overhead beyond the record bytes we count; 2x leaves room before the first grow.
   return storageMaxBytes > 0 ? Math.max(64 * MIB, storageMaxBytes * 2) : 1024 * MIB;
-}
-
-function toInfo(p: PartitionRef): PartitionInfo {
-  const { startOffset, endOffset, bytes } = p.state;
-  return { partition: p.index, startOffset, endOffset, records: endOffset - startOffset, bytes };
 }

@@ -16,7 +16,7 @@
  * record per partition (the oldest, for its age): the batch of candidates is read only when a rule
  * applies, so the once-a-second pass costs nothing measurable under full ingest.
  */
-import type { LogObserver, LogOptions, PartitionRef, StreamSpec } from './log.js';
+import type { LogObserver, LogOptions, PartitionRef, StreamSpec } from './types.js';
 import { cursorKey, parseRecordKey, readU64, recordKey } from './keys.js';
 import { recordTimestamp } from './record.js';
 import type { Store, Txn } from './store.js';

@@ -1,0 +1,86 @@
+/**
+ * The log's shared types: what a stream is, the options and observer of a Log, and the partition
+ * references the writer, retention and readers pass around.
+ */
+import type { PartitionState } from './keys.js';
+import type { DropReason } from './retention.js';
+
+export interface StreamSpec {
+  name: string;
+  partitions: number;
+  retention?: { bytes?: number; ageMs?: number };
+  /** Higher is more important: storage pressure drops from the lowest priority first. */
+  priority?: number;
+}
+
+export interface LogObserver {
+  commit?(durationMs: number, records: number): void;
+  commitFailed?(err: Error): void;
+  /** Records deleted before the hold group had passed them: data that never left the gateway. */
+  dropped?(stream: string, reason: DropReason, records: number): void;
+  /** Records deleted by retention after they were forwarded (or with no upstream configured). */
+  expired?(stream: string, reason: DropReason, records: number): void;
+}
+
+export interface LogOptions {
+  dataDir: string;
+  commitIntervalMs: number;
+  commitBytesMax: number;
+  /** Appends (and other writes) waiting for a commit; past this, `append` waits. */
+  appendsInFlightMax: number;
+  /** First LMDB map size; defaults from storageMaxBytes. Grown on demand. */
+  mapSizeBytes?: number;
+  /** Sum of record bytes above which the oldest, lowest-priority records are dropped. 0 = none. */
+  storageMaxBytes: number;
+  /** Retention keeps what this consumer group has not yet passed, unless storage forces a drop. */
+  retentionHoldGroup: string | null;
+  retentionIntervalMs: number;
+  /** Records one retention pass may delete per partition, so a pass never stalls appends for long. */
+  retentionBatchRecords: number;
+  /** 'tail' checks ends, counts and the last records of every partition; 'full' walks everything. */
+  verify: 'tail' | 'full';
+  observer?: LogObserver;
+}
+
+export const LOG_DEFAULTS: Omit<LogOptions, 'dataDir'> = {
+  commitIntervalMs: 2,
+  commitBytesMax: 1024 * 1024,
+  appendsInFlightMax: 20_000,
+  storageMaxBytes: 0,
+  retentionHoldGroup: null,
+  retentionIntervalMs: 1000,
+  retentionBatchRecords: 5000,
+  verify: 'tail',
+};
+
+export interface PartitionInfo {
+  partition: number;
+  startOffset: number;
+  endOffset: number;
+  records: number;
+  bytes: number;
+}
+
+export interface StreamInfo {
+  stream: string;
+  partitions: PartitionInfo[];
+}
+
+/** A partition as the writer tracks it: committed state only. */
+export interface PartitionRef {
+  stream: string;
+  streamId: number;
+  index: number;
+  state: PartitionState;
+}
+
+export interface StreamRef {
+  spec: StreamSpec;
+  id: number;
+  partitions: PartitionRef[];
+}
+
+export function toInfo(p: PartitionRef): PartitionInfo {
+  const { startOffset, endOffset, bytes } = p.state;
+  return { partition: p.index, startOffset, endOffset, records: endOffset - startOffset, bytes };
+}
