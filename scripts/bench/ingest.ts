@@ -7,6 +7,10 @@
  * broker process, so its peak RSS (VmHWM from /proc/PID/status) belongs to that case alone; the order
  * of the brokers alternates between rounds, and the best round is reported.
  *
+ * Brokers: serve (data dir on the disk, as deployed), serve-tmpfs (the same on /dev/shm, where fsync
+ * is free: the difference between the two is what durability on this disk costs), bare aedes,
+ * Mosquitto.
+ *
  * Cases:
  *   qos1      4 publishers x 50,000 QoS 1 messages of 100 bytes, 100 in flight each (PUBACK-clocked)
  *   qos0-sub  4 publishers x 50,000 QoS 0 messages of 100 bytes, one subscriber; rate = delivered/s
@@ -71,17 +75,28 @@ function stopper(child: ChildProcess): () => Promise<void> {
     });
 }
 
+/** RAM-backed, so fsync costs nothing there: `serve-tmpfs` shows what serve costs apart from the disk. */
+const TMPFS = '/dev/shm';
+
 async function startServe(): Promise<Broker> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-ingest-'));
+  return startServeIn(os.tmpdir(), 'serve');
+}
+
+async function startServeOnTmpfs(): Promise<Broker | null> {
+  return fs.existsSync(TMPFS) ? startServeIn(TMPFS, 'serve-tmpfs') : null;
+}
+
+async function startServeIn(root: string, name: string): Promise<Broker> {
+  const dataDir = fs.mkdtempSync(path.join(root, 'bench-ingest-'));
   const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, CLI, 'serve', ...(process.env.BENCH_SERVE_CONFIG ? ['--config', process.env.BENCH_SERVE_CONFIG] : []), '--data-dir', dataDir, '--mqtt-port', '0', '--http-port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const ready = JSON.parse(await waitForLine(child, /"msg":"listening"/)) as { mqtt: Array<{ port: number }>; http: number };
   const stop = stopper(child);
   return {
-    name: 'serve',
+    name,
     pid: child.pid as number,
     port: (ready.mqtt[0] as { port: number }).port,
     stop: async () => {
-      process.stdout.write(`    serve: ${await commitSummary(ready.http)}\n`);
+      process.stdout.write(`    ${name}: ${await commitSummary(ready.http)}\n`);
       await stop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
@@ -308,6 +323,7 @@ const CASES: Array<[string, (port: number) => Promise<string>]> = ([
 
 const STARTERS: Array<[string, Starter]> = ([
   ['serve', startServe],
+  ['serve-tmpfs', startServeOnTmpfs],
   ['aedes', startBareAedes],
   ['mosquitto', startMosquitto],
 ] as Array<[string, Starter]>).filter(([name]) => onlyThese(process.env.BENCH_BROKERS)(name));
@@ -343,7 +359,7 @@ async function main(): Promise<void> {
     for (const [name] of STARTERS) {
       const r = best.get(name);
       if (r === undefined) {
-        rows.push([caseName, name, 'not installed', '', '']);
+        rows.push([caseName, name, 'not available', '', '']);
         continue;
       }
       const ratio = serve === undefined || name === 'serve' ? '' : `${(serve.rate / r.rate).toFixed(2)}x`;
