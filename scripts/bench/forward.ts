@@ -17,7 +17,8 @@
  *       (Kafka's LogAppendTime would give the broker's append time, but the client reads it as CreateTime.)
  *
  * Environment: BENCH_RECORDS (default 1,000,000), BENCH_COMPRESSION (default lz4), BENCH_LATENCY_RATE
- * (default 5000), BENCH_LATENCY_SECONDS (default 10); BENCH_DRAIN_ONLY=1 runs the drain alone (for profiling).
+ * (default 5000), BENCH_LATENCY_SECONDS (default 10); BENCH_DRAIN_ONLY=1 runs the drain alone (for profiling),
+ * BENCH_BATCH_RECORDS its batch.maxRecords (default 10,000).
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
