@@ -10,8 +10,8 @@
  * 'full' walks every record of every partition.
  */
 import { LogCorruptError } from '../errors.js';
-import { isPartitionStateKey, parseRecordKey, partitionStateKey, recordKey } from './keys.js';
-import { decodeAt, readPartitionState, readStreamDefs, where, type PartitionAddress } from './reader.js';
+import { isPartitionStateKey, parseRecordKey, recordKey } from './keys.js';
+import { decodeAt, readStreamDefs, storedPartitionState, where, type PartitionAddress } from './reader.js';
 import type { Store } from './store.js';
 
 const TAIL_RECORDS = 1000;
@@ -21,8 +21,9 @@ export function verifyLog(store: Store, mode: 'tail' | 'full'): void {
   let stateKeys = 0;
   for (const def of readStreamDefs(store)) {
     for (let index = 0; index < def.partitions; index++) {
-      if (store.read((txn) => store.get(txn, 'records', partitionStateKey(def.id, index))) !== null) stateKeys++;
-      const state = readPartitionState(store, def.id, index);
+      const saved = store.read((txn) => storedPartitionState(store, txn, def.id, index));
+      if (saved !== null) stateKeys++;
+      const state = saved ?? { startOffset: 0, endOffset: 0, bytes: 0 };
       if (state.startOffset > state.endOffset) {
         throw new LogCorruptError(`${where({ stream: def.name, index }, state.startOffset)}: start offset is past the end offset ${state.endOffset}`);
       }

@@ -69,7 +69,7 @@ streams:
     await until('the log back under storage.maxBytes', async () => {
       parsed = JSON.parse((await runCli(['log', 'streams', '--data-dir', broker.dataDir, '--json'])).stdout) as Parsed;
       return logBytes() <= 64 * 1024;
-    });
+    }, 10_000, 200); // each check starts a CLI process: poll gently
     const bulk = parsed.find((s) => s.stream === 'bulk')?.partitions[0];
     const alarms = parsed.find((s) => s.stream === 'alarms')?.partitions[0];
     assert.ok(bulk && alarms);
