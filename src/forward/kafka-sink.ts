@@ -5,7 +5,7 @@
  * Contract of `send(records)`:
  * - it resolves only after Kafka acknowledged every record with `acks=all` through an idempotent producer;
  * - records of one call that land in one Kafka partition keep their order (one produce request per leader,
- *   one in-flight request per connection);
+ *   sequence numbers taken in record order, requests written to the leader's one connection in that order);
  * - it never hangs, whatever the network does: each produce request settles within `sendTimeoutMs`, and a
  *   call makes one request per `requestBytesMax` of records;
  * - it rejects only with `UpstreamError`: `retriable` is true when trying again later can succeed (network,
@@ -17,33 +17,51 @@
  * counts that are not a power of two, and other producers of the same keys must agree with us. Records with
  * no key all go to one partition per call, so a keyless batch also stays in order.
  *
+ * What the client does and what this file does: the client (its Producer) connects, authenticates, finds
+ * leaders (metadata), obtains the idempotent producer id and frames, matches and parses requests. This file
+ * builds the produce requests itself (record-batch.ts) and owns the sequence numbers: the client's own
+ * send path cost several small buffers, two Maps and a string per record, which made a backlog drain
+ * CPU-bound in the client.
+ *
  * Concurrency: `send` may be called concurrently (one forward loop per log partition); the calls share one
- * producer, and calls that touch the same Kafka topic run one after another. Why: the client takes a
- * partition's idempotent sequence number when it builds a request but advances it only when the answer
- * arrives, so two requests in flight for one Kafka partition carry the same base sequence and the broker
- * rejects the second (OUT_OF_ORDER_SEQUENCE_NUMBER). Different topics never share a sequence. After an error that leaves the producer's sequence numbers in doubt, or a call that hit its
- * deadline, that producer is closed and the next call starts a fresh one (a new producer id): the retried
- * records may then be duplicated in Kafka, never lost or reordered; the headers let consumers drop them.
+ * producer and its connections, and requests for one Kafka partition may be in flight together, as in
+ * Java's idempotent producer. Each batch takes its partition's next sequence numbers when it is built, and
+ * nothing awaits between that and handing the request to the connection, so the broker sees them in
+ * sequence order. Any failed request leaves a gap in some partition's sequence, after which the broker
+ * would refuse every later batch of that producer (OUT_OF_ORDER_SEQUENCE_NUMBER): so after any failure the
+ * producer is closed and the next attempt starts a fresh one (a new producer id, sequences from 0). Records
+ * Kafka did write before the failure may then arrive twice, never out of order or lost; the headers let
+ * consumers drop duplicates. Requests of other calls in flight on the closed producer fail and are retried.
  */
 import zlib from 'node:zlib';
 import {
   compatibilityPartitioner,
+  compressionsAlgorithms,
+  crc32c,
+  createAPI,
   GenericError,
   NetworkError,
   Producer,
+  produceV9,
   TimeoutError,
   UnsupportedCompressionError,
-  type MessageToProduce,
+  Writer,
+  type ClusterMetadata,
+  type ProducerInfo,
 } from '@platformatic/kafka';
 import { ConfigError, UpstreamError, errorMessage } from '../errors.js';
-import { KeyedLocks } from './keyed-locks.js';
-import { Utf8Cache } from './utf8-cache.js';
+import { sleep } from './backoff.js';
+import { encodeRecordBatch, nextSequence, type BatchCodec, type BatchProducer, type BatchRecord } from './record-batch.js';
 
 export interface SinkRecord {
   topic: string;
   key: Buffer | null;
   value: Buffer;
-  headers: Array<[string, Buffer]>;
+  /**
+   * Header names as UTF-8 bytes, then values: names repeat on every record, so callers encode each once
+   * and share the Buffers, which are never written to.
+   */
+  headers: ReadonlyArray<readonly [Buffer, Buffer]>;
   /** Milliseconds since the epoch; becomes the Kafka record's CreateTime. */
   timestamp: number;
 }
@@ -108,33 +126,41 @@ export function createKafkaSink(options: KafkaSinkOptions): Sink {
   return new KafkaSink(options);
 }
 
+/** One producer incarnation: the client (connections, metadata, producer id) and our sequence numbers. */
+interface Session {
+  producer: Producer;
+  /** Producer id and epoch, once Kafka assigned them (InitProducerId). */
+  id: Promise<ProducerInfo> | undefined;
+  /** Next base sequence per Kafka partition ("topic\0partition"), taken when a batch is built. */
+  sequences: Map<string, number>;
+}
+
+/** Records bound for one Kafka partition within one request. */
+interface PartitionBatch {
+  topic: string;
+  partition: number;
+  records: BatchRecord[];
+}
+
 class KafkaSink implements Sink {
-  #producer: Producer | undefined;
+  #session: Session | undefined;
   #closed = false;
   /** Producers being closed in the background after they were discarded; `close()` waits for them. */
   readonly #retiring = new Set<Promise<void>>();
-  readonly #topicLocks = new KeyedLocks();
   /** Keyless records of one call share a partition; successive calls rotate through the partitions. */
   #keylessPartition = 0;
   readonly #sendTimeoutMs: number;
   readonly #requestBytesMax: number;
+  readonly #codec: BatchCodec | null;
 
   constructor(private readonly options: KafkaSinkOptions) {
     this.#sendTimeoutMs =
       options.sendTimeoutMs ?? options.connectTimeoutMs + (clientRetriesMax + 1) * options.requestTimeoutMs;
     this.#requestBytesMax = options.requestBytesMax ?? requestBytesMaxDefault;
+    this.#codec = codecFor(options.compression);
   }
 
   async send(records: SinkRecord[]): Promise<void> {
-    const release = await this.#topicLocks.lock([...new Set(records.map((r) => r.topic))]);
-    try {
-      await this.#sendLocked(records);
-    } finally {
-      release();
-    }
-  }
-
-  async #sendLocked(records: SinkRecord[]): Promise<void> {
     const keylessPartition = this.#keylessPartition++;
     // One request after the other: a later part starts only once Kafka acknowledged the earlier one,
     // so order holds across parts; if a part fails, the caller's retry of the whole batch may duplicate
@@ -145,42 +171,78 @@ class KafkaSink implements Sink {
   }
 
   async #produce(records: SinkRecord[], keylessPartition: number): Promise<void> {
-    // Checked per request: a close() between two parts of one batch must not start a new producer.
-    if (this.#closed) {
-      throw new UpstreamError('the Kafka sink is closed', { code: 'UPSTREAM_CLOSED', retriable: false });
+    const deadline = Date.now() + this.#sendTimeoutMs;
+    let lastError: unknown;
+    for (let attempt = 0; attempt <= clientRetriesMax; attempt++) {
+      // Checked per request: a close() between two parts of one batch must not start a new producer.
+      if (this.#closed) {
+        throw new UpstreamError('the Kafka sink is closed', { code: 'UPSTREAM_CLOSED', retriable: false });
+      }
+      const delayMs = attempt === 0 ? 0 : clientRetryDelayMs * 2 ** (attempt - 1);
+      if (Date.now() + delayMs >= deadline) break;
+      if (delayMs > 0) await sleep(delayMs);
+      const session = (this.#session ??= this.#createSession());
+      try {
+        await settleWithin(this.#produceOnce(session, records, keylessPartition), deadline - Date.now());
+        return;
+      } catch (err) {
+        lastError = err;
+        // Sequence numbers were taken for this request: whatever part of it Kafka did not write leaves a
+        // gap every later batch of this producer would be refused for. A fresh producer (new id, sequences
+        // from 0) starts clean; records Kafka did write may then arrive twice, never out of order or lost.
+        // Leaders may also have moved or brokers died: the fresh producer asks the cluster again.
+        this.#retire(session);
+        if (err instanceof DeadlineError || !judge(err).retriable) break;
+      }
     }
-    const producer = (this.#producer ??= this.#createProducer());
-    const messages = toMessages(records, keylessPartition);
-    try {
-      await settleWithin(producer.send({ messages }), this.#sendTimeoutMs);
-    } catch (err) {
-      const upstream = toUpstreamError(err, records, this.#sendTimeoutMs);
-      // Leaders may have moved or brokers died: the next call asks the cluster again.
-      producer.clearMetadata();
-      if (err instanceof DeadlineError || hasProducerStateError(err)) this.#retire(producer);
-      throw upstream;
-    }
+    throw toUpstreamError(lastError, records, this.#sendTimeoutMs);
+  }
+
+  /** One produce request per partition leader, all in flight together. */
+  async #produceOnce(session: Session, records: SinkRecord[], keylessPartition: number): Promise<void> {
+    const { producerId, producerEpoch } = await (session.id ??= session.producer.initIdempotentProducer({}));
+    const topics = [...new Set(records.map((r) => r.topic))];
+    const metadata = await session.producer.metadata({ topics, autocreateTopics: true });
+    const byLeader = groupByLeader(records, metadata, keylessPartition);
+    await Promise.all(
+      [...byLeader].map(async ([leader, batches]) => {
+        const broker = metadata.brokers.get(leader);
+        if (broker === undefined) throw new NetworkError(`Kafka named broker ${leader} as a leader but not its address`);
+        const connection = await session.producer.connections.get(broker);
+        // From taking the sequence numbers to handing the request to the connection nothing awaits, so
+        // requests for one partition go out in the order of their sequence numbers.
+        const topicData = encodeBatches(batches, (topic, partition, count) => {
+          const key = `${topic}\0${partition}`;
+          const base = session.sequences.get(key) ?? 0;
+          session.sequences.set(key, nextSequence(base, count));
+          return { producerId, producerEpoch, baseSequence: base };
+        }, this.#codec);
+        await produceApi.async(connection, -1, this.options.requestTimeoutMs, topicData);
+      }),
+    );
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#producer !== undefined) this.#retire(this.#producer);
+    if (this.#session !== undefined) this.#retire(this.#session);
     await Promise.all([...this.#retiring]);
   }
 
-  #createProducer(): Producer {
-    const { brokers, clientId, compression, requestTimeoutMs, connectTimeoutMs } = this.options;
+  #createSession(): Session {
+    const { brokers, clientId, requestTimeoutMs, connectTimeoutMs } = this.options;
     const producer = new Producer({
       clientId,
       bootstrapBrokers: brokers,
-      idempotent: true,
-      acks: -1,
-      compression,
-      partitioner: cachedCompatibilityPartitioner,
+      // Idempotence is this sink's: it takes the producer id from the client (InitProducerId) and numbers
+      // the batches itself. The client's own idempotent mode would allow one request in flight per
+      // connection and retry forever.
+      idempotent: false,
+      maxInflights: 5,
       // A topic named by the config is created on first use where the cluster allows it.
       autocreateTopics: true,
-      // Set explicitly: for an idempotent producer the client otherwise retries forever.
+      // The client's retries cover metadata (a topic being auto-created is "unknown" for a moment) and the
+      // producer id; produce requests are retried by `#produce`, which knows when sequences are in doubt.
       retries: clientRetriesMax,
       retryDelay: (_client, _operation, attempt) => clientRetryDelayMs * 2 ** (attempt - 1),
       timeout: requestTimeoutMs,
@@ -192,14 +254,16 @@ class KafkaSink implements Sink {
     producer.connections.on('connecting', ({ connection }) => {
       connection.on('error', ignoreError);
     });
-    return producer;
+    return { producer, id: undefined, sequences: new Map() };
   }
 
-  /** Closes a producer in the background: its pending requests and retries end with "client closed". */
-  #retire(producer: Producer): void {
-    if (this.#producer === producer) this.#producer = undefined;
+  /** Closes a session's producer in the background: its pending requests end with "client closed". */
+  #retire(session: Session): void {
+    if (this.#session !== session) return;
+    this.#session = undefined;
+    session.id?.catch(ignoreError);
     const closed = new Promise<void>((resolve, reject) => {
-      producer.close(true, (error) => (error ? reject(error) : resolve()));
+      session.producer.close(true, (error) => (error ? reject(error) : resolve()));
     });
     const closing: Promise<void> = settleWithin(closed, closeTimeoutMs)
       .catch(ignoreError)
@@ -210,7 +274,7 @@ class KafkaSink implements Sink {
 
 function recordBytes(record: SinkRecord): number {
   let bytes = recordOverheadBytes + record.value.length + (record.key?.length ?? 0);
-  for (const [name, value] of record.headers) bytes += Buffer.byteLength(name) + value.length + 4;
+  for (const [name, value] of record.headers) bytes += name.length + value.length + 4;
   return bytes;
 }
 
@@ -234,38 +298,98 @@ function splitByBytes(records: SinkRecord[], bytesMax: number): SinkRecord[][] {
 }
 
 /**
- * Java's partitioner (murmur2 of the key), remembered per key Buffer: the forward loops hand the same
- * Buffer for a key that repeats (Utf8Cache), so a batch hashes each distinct key once, not every record.
+ * Java's partitioner (murmur2 of the key, positive), remembered per key Buffer: the forward loops hand
+ * the same Buffer for a key that repeats (Utf8Cache), so a batch hashes each distinct key once.
  */
-const partitionOfKey = new WeakMap<object, number>();
-function cachedCompatibilityPartitioner(message: MessageToProduce, key?: Buffer): number {
-  if (!Buffer.isBuffer(key)) return compatibilityPartitioner(message, key);
-  let partition = partitionOfKey.get(key);
-  if (partition === undefined) {
-    partition = compatibilityPartitioner(message, key);
-    partitionOfKey.set(key, partition);
+const hashOfKey = new WeakMap<Buffer, number>();
+function keyHash(key: Buffer): number {
+  let hash = hashOfKey.get(key);
+  if (hash === undefined) {
+    hash = compatibilityPartitioner(undefined as never, key);
+    hashOfKey.set(key, hash);
   }
-  return partition;
+  return hash;
 }
 
-/** Header names are few and repeat on every record: encode each once. */
-const headerNames = new Utf8Cache(1000);
+/** Records grouped by the broker leading their Kafka partition, then by partition, order kept. */
+function groupByLeader(records: SinkRecord[], metadata: ClusterMetadata, keylessPartition: number): Map<number, PartitionBatch[]> {
+  const byPartition = new Map<string, PartitionBatch>();
+  const byLeader = new Map<number, PartitionBatch[]>();
+  for (const record of records) {
+    const topic = metadata.topics.get(record.topic);
+    if (topic === undefined) throw new Error(`Unknown topic ${record.topic}`);
+    const partition = (record.key === null ? keylessPartition : keyHash(record.key)) % topic.partitionsCount;
+    const id = `${record.topic}\0${partition}`;
+    let batch = byPartition.get(id);
+    if (batch === undefined) {
+      const leader = topic.partitions[partition]?.leader ?? -1;
+      if (leader < 0) throw new NetworkError(`Kafka partition ${record.topic}/${partition} has no leader`);
+      batch = { topic: record.topic, partition, records: [] };
+      byPartition.set(id, batch);
+      const forLeader = byLeader.get(leader);
+      if (forLeader === undefined) byLeader.set(leader, [batch]);
+      else forLeader.push(batch);
+    }
+    batch.records.push(record);
+  }
+  return byLeader;
+}
 
-function toMessages(records: SinkRecord[], keylessPartition: number): MessageToProduce[] {
-  return records.map((record) => {
-    const headers = new Map<Buffer, Buffer>();
-    for (const [name, value] of record.headers) headers.set(headerNames.get(name), value);
-    const message: MessageToProduce = {
-      topic: record.topic,
-      value: record.value,
-      headers,
-      timestamp: BigInt(record.timestamp),
-    };
-    // The client reduces the partition modulo the topic's partition count.
-    if (record.key === null) message.partition = keylessPartition;
-    else message.key = record.key;
-    return message;
-  });
+// ------------------------------------------------------------------------------------ produce request
+
+interface TopicData {
+  topic: string;
+  partitions: Array<{ partition: number; batch: Buffer }>;
+}
+
+/** Encodes each partition's batch, taking its producer fields from `producerFor`, grouped by topic. */
+function encodeBatches(
+  batches: PartitionBatch[],
+  producerFor: (topic: string, partition: number, count: number) => BatchProducer,
+  codec: BatchCodec | null,
+): TopicData[] {
+  const byTopic = new Map<string, TopicData>();
+  for (const { topic, partition, records } of batches) {
+    const batch = encodeRecordBatch(records, producerFor(topic, partition, records.length), codec, crc32c);
+    let data = byTopic.get(topic);
+    if (data === undefined) byTopic.set(topic, (data = { topic, partitions: [] }));
+    data.partitions.push({ partition, batch });
+  }
+  return [...byTopic.values()];
+}
+
+/*
+ * Produce request v9 (Kafka 2.4 and later), with record batches encoded by record-batch.ts:
+ *   transactional_id COMPACT_NULLABLE_STRING (null) | acks INT16 | timeout_ms INT32
+ *   | [topic_data: name COMPACT_STRING | [partition_data: index INT32 | records COMPACT_RECORDS | tags] | tags]
+ *   | tags
+ * The client frames it, matches the answer and parses it (errors per partition become its ResponseError).
+ */
+function createProduceRequest(acks: number, timeoutMs: number, topicData: TopicData[]): Writer {
+  return Writer.create()
+    .appendString(null)
+    .appendInt16(acks)
+    .appendInt32(timeoutMs)
+    .appendArray(topicData, (w, t) => {
+      w.appendString(t.topic).appendArray(t.partitions, (w, p) => {
+        w.appendInt32(p.partition).appendUnsignedVarInt(p.batch.length + 1).append(p.batch);
+      });
+    })
+    .appendTaggedFields();
+}
+
+const produceApi = createAPI<[acks: number, timeoutMs: number, topicData: TopicData[]], produceV9.ProduceResponse>(
+  0,
+  9,
+  createProduceRequest,
+  produceV9.parseResponse,
+);
+
+/** The batch codec for a compression name; null for none. */
+function codecFor(compression: KafkaCompression): BatchCodec | null {
+  if (compression === 'none') return null;
+  const algorithm = compressionsAlgorithms[compression];
+  return { id: algorithm.bitmask, compress: (records) => algorithm.compressSync(records) };
 }
 
 function validateOptions(options: KafkaSinkOptions): void {

@@ -35,6 +35,15 @@ export interface ForwardLog {
 
 export const UPSTREAM_GROUP = 'upstream';
 
+/** The header names DESIGN.md lists, as the bytes the sink sends. */
+const HEADER = {
+  gateway: Buffer.from('tributary.gateway'),
+  stream: Buffer.from('tributary.stream'),
+  partition: Buffer.from('tributary.partition'),
+  offset: Buffer.from('tributary.offset'),
+  mqttTopic: Buffer.from('mqtt.topic'),
+} as const;
+
 export interface PartitionTarget {
   stream: string;
   partition: number;
@@ -82,7 +91,8 @@ export class PartitionLoop {
   /** Timestamp of the oldest record not yet forwarded, or when new data was first noticed; null when caught up. */
   #oldestPendingMs: number | null = null;
   #attempts = 0;
-  readonly #headers: Array<[string, Buffer]>;
+  /** The three headers that are the same on every record of this partition. */
+  readonly #headers: ReadonlyArray<readonly [Buffer, Buffer]>;
   /** Topics and keys repeat from record to record: their bytes are encoded once. */
   readonly #utf8 = new Utf8Cache(10_000);
 
@@ -92,9 +102,9 @@ export class PartitionLoop {
   ) {
     this.progressAt = shared.now();
     this.#headers = [
-      ['tributary.gateway', Buffer.from(target.gatewayId)],
-      ['tributary.stream', Buffer.from(target.stream)],
-      ['tributary.partition', Buffer.from(String(target.partition))],
+      [HEADER.gateway, Buffer.from(target.gatewayId)],
+      [HEADER.stream, Buffer.from(target.stream)],
+      [HEADER.partition, Buffer.from(String(target.partition))],
     ];
   }
 
@@ -227,12 +237,13 @@ export class PartitionLoop {
   }
 
   #toSinkRecord(r: LogRecord): SinkRecord {
+    const [gateway, stream, partition] = this.#headers as [readonly [Buffer, Buffer], readonly [Buffer, Buffer], readonly [Buffer, Buffer]];
     return {
       topic: this.target.kafkaTopic,
       key: this.#utf8.get(partitionKeyOf(this.target.keySpec, r.topic, r.clientId)),
       value: r.payload,
       timestamp: r.timestamp,
-      headers: [...this.#headers, ['tributary.offset', Buffer.from(String(r.offset))], ['mqtt.topic', this.#utf8.get(r.topic)]],
+      headers: [gateway, stream, partition, [HEADER.offset, Buffer.from(String(r.offset))], [HEADER.mqttTopic, this.#utf8.get(r.topic)]],
     };
   }
 
@@ -290,7 +301,7 @@ export class PartitionLoop {
   }
 }
 
-function headerBytes(headers: Array<[string, Buffer]>): number {
+function headerBytes(headers: ReadonlyArray<readonly [Buffer, Buffer]>): number {
   let bytes = 0;
   for (const [name, value] of headers) bytes += name.length + value.length;
   return bytes;

@@ -2,14 +2,12 @@
  * Proves the retry timing primitives: backoff delays stay within [min, min × 2^(attempt-1)] and never
  * exceed the cap (full jitter spans the whole range); the shared Link lets exactly one probe through per
  * backoff period while down, counts failures of sends already in flight as one, and comes up on success
- * or on any answer from Kafka; the scheduler grants by priority and never exceeds its in-flight limit; the
- * sink's keyed locks serialise calls per Kafka topic and let other topics through.
+ * or on any answer from Kafka; the scheduler grants by priority and never exceeds its in-flight limit.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { backoffDelayMs } from '../../src/forward/backoff.js';
 import { Link } from '../../src/forward/link.js';
-import { KeyedLocks } from '../../src/forward/keyed-locks.js';
 import { SendScheduler } from '../../src/forward/scheduler.js';
 import { notLeader, unreachable } from './harness.js';
 
@@ -76,25 +74,4 @@ test('scheduler: priority first, FIFO within a priority, never over the in-fligh
   const gaveUp = scheduler.acquire(9, 1, aborted.signal);
   aborted.abort();
   assert.equal(await gaveUp, false);
-});
-
-test('keyed locks: one holder per key, in arrival order; other keys run meanwhile', async () => {
-  const locks = new KeyedLocks();
-  const order: string[] = [];
-  const releaseA1 = await locks.lock(['a']);
-  const a2 = locks.lock(['a']).then((release) => {
-    order.push('a2');
-    release();
-  });
-  const b = locks.lock(['b', 'a']);
-  const c = locks.lock(['c']).then((release) => {
-    order.push('c');
-    release();
-  });
-  await c;
-  assert.deepEqual(order, ['c'], 'another key does not wait; the same key does');
-  releaseA1();
-  await a2;
-  (await b)();
-  assert.deepEqual(order, ['c', 'a2']);
 });

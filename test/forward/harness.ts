@@ -91,7 +91,7 @@ export function notLeader(): UpstreamError {
 }
 
 export function header(record: SinkRecord, name: string): string | undefined {
-  return record.headers.find(([n]) => n === name)?.[1].toString();
+  return record.headers.find(([n]) => n.toString() === name)?.[1].toString();
 }
 
 /** A logger whose JSON lines are kept in `lines`. */

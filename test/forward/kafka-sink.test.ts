@@ -35,7 +35,9 @@ function record(topic: string, key: string | null, seq: number, extra: Array<[st
     topic,
     key: key === null ? null : Buffer.from(key),
     value: Buffer.from(`value-${seq}-${'x'.repeat(seq % 50)}`),
-    headers: [['tributary.offset', Buffer.from(String(seq))], ['mqtt.topic', Buffer.from(`sensors/${key ?? 'none'}/t`)], ...extra],
+    headers: [['tributary.offset', Buffer.from(String(seq))] as [string, Buffer], ['mqtt.topic', Buffer.from(`sensors/${key ?? 'none'}/t`)] as [string, Buffer], ...extra].map(
+      ([name, value]) => [Buffer.from(name), value] as const,
+    ),
     timestamp: 1_700_000_000_000 + seq,
   };
 }
