@@ -35,6 +35,9 @@ export interface ForwardLog {
 
 export const UPSTREAM_GROUP = 'upstream';
 
+/** Offsets stop at 2^53 (keys.ts): 16 decimal digits. */
+const OFFSET_DIGITS_MAX = 16;
+
 /** The header names DESIGN.md lists, as the bytes the sink sends. */
 const HEADER = {
   gateway: Buffer.from('tributary.gateway'),
@@ -230,20 +233,27 @@ export class PartitionLoop {
     const last = records.at(-1);
     if (first === undefined || last === undefined) return null;
     this.#oldestPendingMs = first.timestamp;
-    const sinkRecords = records.map((r) => this.#toSinkRecord(r));
+    // The offsets' decimal digits (a header) share one buffer: a Buffer per record cost more than the rest.
+    const digits = Buffer.allocUnsafe(records.length * OFFSET_DIGITS_MAX);
+    let digitsAt = 0;
+    const sinkRecords = records.map((r) => {
+      const length = digits.write(String(r.offset), digitsAt, 'latin1');
+      const offset = digits.subarray(digitsAt, (digitsAt += length));
+      return this.#toSinkRecord(r, offset);
+    });
     let bytes = 0;
     for (const r of sinkRecords) bytes += r.value.length + (r.key?.length ?? 0) + headerBytes(r.headers);
     return { records: sinkRecords, bytes, nextOffset: last.offset + 1 };
   }
 
-  #toSinkRecord(r: LogRecord): SinkRecord {
+  #toSinkRecord(r: LogRecord, offsetDigits: Buffer): SinkRecord {
     const [gateway, stream, partition] = this.#headers as [readonly [Buffer, Buffer], readonly [Buffer, Buffer], readonly [Buffer, Buffer]];
     return {
       topic: this.target.kafkaTopic,
       key: this.#utf8.get(partitionKeyOf(this.target.keySpec, r.topic, r.clientId)),
       value: r.payload,
       timestamp: r.timestamp,
-      headers: [gateway, stream, partition, [HEADER.offset, Buffer.from(String(r.offset))], [HEADER.mqttTopic, this.#utf8.get(r.topic)]],
+      headers: [gateway, stream, partition, [HEADER.offset, offsetDigits], [HEADER.mqttTopic, this.#utf8.get(r.topic)]],
     };
   }
 

@@ -18,8 +18,8 @@
  *
  * A new format gets a new version byte and a decoder beside this one; old records stay readable.
  */
-import { crc32 } from 'node:zlib';
 import { RecordFormatError } from '../errors.js';
+import { crc32Range } from './crc32.js';
 
 export const RECORD_VERSION_1 = 1;
 const HEADER_BYTES = 1 + 4 + 1 + 6 + 2 + 2 + 4;
@@ -77,7 +77,7 @@ export function encodeRecord(rec: RecordInput): Buffer {
   buf.writeUInt32BE(rec.payload.length, at);
   at += 4;
   buf.set(rec.payload, at);
-  buf.writeUInt32BE(crc32(buf.subarray(BODY_START)), 1);
+  buf.writeUInt32BE(crc32Range(buf, BODY_START, buf.length), 1);
   return buf;
 }
 
@@ -95,7 +95,7 @@ export function decodeRecord(buf: Buffer, offset: number, whereName: string | ((
     throw new RecordFormatError(`${place(whereName)}: unknown record version ${String(version)}`);
   }
   const storedCrc = buf.readUInt32BE(1);
-  const actualCrc = crc32(buf.subarray(BODY_START));
+  const actualCrc = crc32Range(buf, BODY_START, buf.length);
   if (storedCrc !== actualCrc) {
     throw new RecordFormatError(`${place(whereName)}: checksum mismatch (stored ${storedCrc}, computed ${actualCrc})`);
   }

@@ -126,6 +126,12 @@ test('a log with a missing record or a damaged value is refused on open, naming 
     assert.match(err.message, /stream damaged partition 1 offset 5: record missing/);
     return true;
   });
+  // A reader does not verify at open; its read finds the hole itself.
+  const reader = Log.openReadOnly(dataDir);
+  assert.ok(reader);
+  assert.equal(reader.read('damaged', 1, 0, { maxRecords: 5, maxBytes: 1 << 20 }).length, 5);
+  assert.throws(() => reader.read('damaged', 1, 0, ALL), (err: unknown) => err instanceof LogCorruptError && /stream damaged partition 1 offset 5: record missing/.test(err.message));
+  reader.close();
 
   const store2 = Store.open({ path: logPath(dataDir), readOnly: false, mapSizeBytes: 64 * 1024 * 1024, mapSizeMaxBytes: 64 * 1024 * 1024 });
   assert.ok(store2);

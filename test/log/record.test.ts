@@ -1,13 +1,16 @@
 /**
  * The record codec round-trips every record it accepts (property tests over random topics, client
  * ids, flags, timestamps and payloads from 0 to 256 KiB), refuses what it cannot encode, and on
- * decode detects damage: a flipped bit (checksum), an unknown version byte, a truncated value.
+ * decode detects damage: a flipped bit (checksum), an unknown version byte, a truncated value; the
+ * range CRC-32 agrees with zlib's.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { decodeRecord, encodeRecord, recordTimestamp, type QoS, type RecordInput } from '../../src/log/record.js';
+import { crc32 } from 'node:zlib';
 import { RecordFormatError } from '../../src/errors.js';
+import { crc32Range } from '../../src/log/crc32.js';
 
 const recordArb: fc.Arbitrary<RecordInput> = fc.record({
   timestamp: fc.integer({ min: 0, max: 2 ** 48 - 1 }),
@@ -67,4 +70,16 @@ test('encode refuses fields it cannot represent', () => {
   assert.throws(() => encodeRecord({ ...base, timestamp: 2 ** 48 }), /timestamp/);
   assert.throws(() => encodeRecord({ ...base, qos: 3 as QoS }), /QoS/);
   assert.throws(() => encodeRecord({ ...base, topic: 'x'.repeat(70000) }), /topic/);
+});
+
+test('crc32Range equals zlib.crc32 of the same range, for short and long ranges', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 3000 }), fc.nat(), fc.nat(), (bytes, a, b) => {
+      const buf = Buffer.from(bytes);
+      const start = buf.length === 0 ? 0 : a % (buf.length + 1);
+      const end = start + (buf.length - start === 0 ? 0 : b % (buf.length - start + 1));
+      assert.equal(crc32Range(buf, start, end), crc32(buf.subarray(start, end)));
+    }),
+    { numRuns: 500 },
+  );
 });
