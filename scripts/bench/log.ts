@@ -8,7 +8,8 @@
  *
  *   durable appends/s, group size G: G appends issued together, all awaited, repeated.
  *       bare: one write transaction holding G puts, committed (fsync), repeated.
- *   sequential read records/s: every record of one partition, in order.
+ *   sequential read records/s: every record of one partition, in order, 1,000 per read call.
+ *       bare: the faster of a cursor walk and a point lookup per offset (one key buffer rewritten).
  *   write amplification at R msg/s: bytes the process wrote (/proc/self/io) per payload byte while
  *       appending at a steady R msg/s with the default 2 ms commit interval. bare: the same pacing,
  *       committing what arrived every 2 ms.
@@ -68,7 +69,8 @@ class Bare {
     }
     txn.commit();
   }
-  readAll(): number {
+  /** Every record, walking a cursor: node-lmdb returns each step as fresh key and value buffers. */
+  readAllByCursor(): number {
     const txn = this.env.beginTxn({ readOnly: true });
     const cursor = new lmdb.Cursor<Buffer>(txn, this.dbi, { keyIsBuffer: true });
     let n = 0;
@@ -77,6 +79,18 @@ class Bare {
       if (v) n++;
     }
     cursor.close();
+    txn.abort();
+    return n;
+  }
+  /** Every record, looking up each offset with one key buffer rewritten in place (what the Log does). */
+  readAllByKey(): number {
+    const txn = this.env.beginTxn({ readOnly: true });
+    const key = Buffer.alloc(16);
+    let n = 0;
+    for (let offset = 0; offset < this.offset; offset++) {
+      key.writeUInt32BE(offset, 12);
+      if (txn.getBinary(this.dbi, key, { keyIsBuffer: true })) n++;
+    }
     txn.abort();
     return n;
   }
@@ -132,9 +146,13 @@ async function readPerSec(total: number): Promise<[number, number]> {
   await closeLog(l);
   const bare = new Bare();
   for (let done = 0; done < total; done += 1000) bare.commit(1000);
-  t = performance.now();
-  const n = bare.readAll();
-  const bareRate = n / ((performance.now() - t) / 1000);
+  // The bare side gets the faster of node-lmdb's two ways to read a range.
+  let bareRate = 0;
+  for (const read of [() => bare.readAllByCursor(), () => bare.readAllByKey()]) {
+    t = performance.now();
+    const n = read();
+    bareRate = Math.max(bareRate, n / ((performance.now() - t) / 1000));
+  }
   bare.close();
   return [logRate, bareRate];
 }

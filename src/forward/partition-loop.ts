@@ -21,7 +21,7 @@ import type { SinkRecord, Sink } from './kafka-sink.js';
 import { describeError, isLinkWide, type Link, type StreamBlocks } from './link.js';
 import type { SendScheduler } from './scheduler.js';
 import type { Ticker } from './ticker.js';
-import { Utf8Cache } from './utf8-cache.js';
+import { Utf8Cache } from '../utf8-cache.js';
 
 /** The part of `Log` the forwarder uses: reads and the cursor, never appends (DESIGN.md). */
 export interface ForwardLog {

@@ -19,6 +19,7 @@
  * A new format gets a new version byte and a decoder beside this one; old records stay readable.
  */
 import { RecordFormatError } from '../errors.js';
+import { Utf8Cache } from '../utf8-cache.js';
 import { crc32Range } from './crc32.js';
 
 export const RECORD_VERSION_1 = 1;
@@ -47,6 +48,9 @@ export interface LogRecord extends RecordInput {
   sizeBytes: number;
 }
 
+/** Topics and client ids repeat from message to message: their UTF-8 bytes are encoded once. */
+const utf8 = new Utf8Cache(10_000);
+
 export function encodeRecord(rec: RecordInput): Buffer {
   if (!Number.isInteger(rec.timestamp) || rec.timestamp < 0 || rec.timestamp > U48_MAX) {
     throw new RecordFormatError(`record timestamp ${rec.timestamp} is not a u48 millisecond value`);
@@ -54,8 +58,10 @@ export function encodeRecord(rec: RecordInput): Buffer {
   if (rec.qos !== 0 && rec.qos !== 1 && rec.qos !== 2) {
     throw new RecordFormatError(`record QoS ${String(rec.qos)} is not 0, 1 or 2`);
   }
-  const topicBytes = Buffer.byteLength(rec.topic, 'utf8');
-  const clientBytes = Buffer.byteLength(rec.clientId, 'utf8');
+  const topic = utf8.get(rec.topic);
+  const clientId = utf8.get(rec.clientId);
+  const topicBytes = topic.length;
+  const clientBytes = clientId.length;
   if (topicBytes > U16_MAX) throw new RecordFormatError(`record topic is ${topicBytes} bytes; the limit is ${U16_MAX}`);
   if (clientBytes > U16_MAX) throw new RecordFormatError(`record client id is ${clientBytes} bytes; the limit is ${U16_MAX}`);
   if (rec.payload.length > U32_MAX) throw new RecordFormatError(`record payload is ${rec.payload.length} bytes; the limit is ${U32_MAX}`);
@@ -70,10 +76,12 @@ export function encodeRecord(rec: RecordInput): Buffer {
   at += 6;
   buf.writeUInt16BE(topicBytes, at);
   at += 2;
-  at += buf.write(rec.topic, at, 'utf8');
+  buf.set(topic, at);
+  at += topicBytes;
   buf.writeUInt16BE(clientBytes, at);
   at += 2;
-  at += buf.write(rec.clientId, at, 'utf8');
+  buf.set(clientId, at);
+  at += clientBytes;
   buf.writeUInt32BE(rec.payload.length, at);
   at += 4;
   buf.set(rec.payload, at);
