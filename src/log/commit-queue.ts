@@ -10,7 +10,12 @@
  * to finish instead of growing memory without limit — that wait is the backpressure the ingest
  * layer passes on to its clients by not reading their sockets.
  *
- * Single-threaded (the Node event loop); `flush` must settle every item it is given.
+ * `flush` resolves once its group is durable, with what is left to do for it (settling its items: for
+ * appends, the acks). The queue starts the next group first and runs that afterwards, so the next
+ * commit's write and sync overlap the callbacks of the last one instead of waiting behind them: under
+ * load a group commits while the previous group's clients are acked and send again.
+ *
+ * Single-threaded (the Node event loop); `flush` (and what it returns) must settle every item it is given.
  */
 
 import { performance } from 'node:perf_hooks';
@@ -38,7 +43,7 @@ export class CommitQueue<T extends Sized> {
 
   constructor(
     private readonly options: CommitQueueOptions,
-    private readonly flush: (items: T[]) => Promise<void>,
+    private readonly flush: (items: T[]) => Promise<(() => void) | void>,
   ) {}
 
   get size(): number {
@@ -106,13 +111,24 @@ export class CommitQueue<T extends Sized> {
     this.pendingBytes = 0;
     this.wakeSpaceWaiters();
     // flush settles each item itself; the catch only keeps a bug there from becoming an unhandled rejection.
-    this.running = this.flush(items).catch(() => undefined).finally(() => {
-      this.running = null;
-      this.runningSince = null;
-      if (this.pending.length === 0) return;
-      if (this.pendingBytes >= this.options.commitBytesMax) this.startFlush();
-      else this.schedule();
-    });
+    this.running = this.flush(items)
+      .then(
+        (settle) => {
+          this.flushEnded();
+          settle?.();
+        },
+        () => this.flushEnded(),
+      )
+      .catch(() => undefined);
+  }
+
+  /** The running flush is durable: start the next group (or schedule it) before the last one is settled. */
+  private flushEnded(): void {
+    this.running = null;
+    this.runningSince = null;
+    if (this.pending.length === 0) return;
+    if (this.pendingBytes >= this.options.commitBytesMax) this.startFlush();
+    else this.schedule();
   }
 
   private wakeSpaceWaiters(): void {

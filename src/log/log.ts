@@ -261,7 +261,12 @@ export class Log {
 
   // ---- internals ------------------------------------------------------------------------------
 
-  private async commit(items: Item[]): Promise<void> {
+  /**
+   * Commits one group; resolves once it is durable, with the settling of its items still to do, which
+   * the queue runs after it has started the next group (commit-queue.ts). Everything the next group's
+   * staging reads (partition states) is updated here first.
+   */
+  private async commit(items: Item[]): Promise<() => void> {
     const started = performance.now();
     const { ops, results, working } = stageCommit(items);
     try {
@@ -269,12 +274,13 @@ export class Log {
     } catch (err) {
       const error = err as Error;
       this.options.observer?.commitFailed?.(error);
-      for (const item of items) item.settle(error, -1);
-      return;
+      return () => {
+        for (const item of items) item.settle(error, -1);
+      };
     }
     let appends = 0;
     for (const [part, state] of working) part.state = state;
-    items.forEach((item, i) => {
+    for (const item of items) {
       if (item.kind === 'append') {
         appends++;
         this.payloadBytesAppended += item.payloadBytes;
@@ -283,9 +289,12 @@ export class Log {
       } else {
         this.retention.committed(item.trim, this.options.observer);
       }
-      item.settle(null, results[i] as number);
-    });
-    this.options.observer?.commit?.(performance.now() - started, appends);
+    }
+    const committedMs = performance.now() - started;
+    return () => {
+      items.forEach((item, i) => item.settle(null, results[i] as number));
+      this.options.observer?.commit?.(committedMs, appends);
+    };
   }
 
   private checkFormat(): void {
