@@ -12,7 +12,8 @@
  *       bare: the faster of a cursor walk and a point lookup per offset (one key buffer rewritten).
  *   write amplification at R msg/s: bytes the process wrote (/proc/self/io) per payload byte while
  *       appending at a steady R msg/s with the default 2 ms commit interval. bare: the same pacing,
- *       committing what arrived every 2 ms.
+ *       committing what arrived every 2 ms. One partition, and once with 4 (the default), records
+ *       round-robin, where partitions interleave in the B-tree for the bare loop too.
  */
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
@@ -50,19 +51,23 @@ class Bare {
   readonly env = new lmdb.Env();
   readonly dbi: Lmdb.Dbi;
   private offset = 0;
-  constructor() {
+  /** Next offset per partition, for the interleaved (multi-partition) rows. */
+  private readonly offsets: number[];
+  constructor(readonly partitions = 1) {
+    this.offsets = new Array<number>(partitions).fill(0);
     this.env.open({ path: this.dir, mapSize: MAP_BYTES, maxDbs: 4 });
     this.dbi = this.env.openDbi({ name: 'records', create: true, keyIsBuffer: true });
   }
-  /** The same 16-byte key and roughly the same value the Log stores. */
+  /** The same 16-byte key and roughly the same value the Log stores; records go round-robin over the partitions. */
   commit(count: number): void {
     const txn = this.env.beginTxn();
     for (let i = 0; i < count; i++) {
+      const partition = this.offset++ % this.partitions;
       const key = Buffer.allocUnsafe(16);
       key.writeUInt32BE(0, 0);
-      key.writeUInt32BE(0, 4);
+      key.writeUInt32BE(partition, 4);
       key.writeUInt32BE(0, 8);
-      key.writeUInt32BE(this.offset++, 12);
+      key.writeUInt32BE((this.offsets[partition] as number)++, 12);
       const value = Buffer.allocUnsafe(20 + 20 + 5 + PAYLOAD.length);
       PAYLOAD.copy(value, value.length - PAYLOAD.length);
       txn.putBinary(this.dbi, key, value, { keyIsBuffer: true });
@@ -106,9 +111,9 @@ class Bare {
  * wear), which is policy, not the cost of the layer these rows measure. The write-amplification rows
  * use the default 2 ms.
  */
-async function openLog(commitIntervalMs = 0): Promise<{ log: Log; dir: string }> {
+async function openLog(commitIntervalMs = 0, partitions = 1): Promise<{ log: Log; dir: string }> {
   const dir = tmp();
-  const log = await Log.open({ dataDir: dir, mapSizeBytes: MAP_BYTES, commitIntervalMs }, [{ name: 'bench', partitions: 1 }]);
+  const log = await Log.open({ dataDir: dir, mapSizeBytes: MAP_BYTES, commitIntervalMs }, [{ name: 'bench', partitions }]);
   return { log, dir };
 }
 
@@ -157,20 +162,21 @@ async function readPerSec(total: number): Promise<[number, number]> {
   return [logRate, bareRate];
 }
 
-/** Appends at `rate` msg/s for `seconds`; returns bytes written per payload byte. */
-async function writeAmplification(rate: number, seconds: number): Promise<[number, number]> {
+/** Appends at `rate` msg/s for `seconds`, round-robin over `partitions`; returns bytes written per payload byte. */
+async function writeAmplification(rate: number, seconds: number, partitions = 1): Promise<[number, number]> {
   const total = rate * seconds;
   const tickMs = 2;
   const perTick = (rate * tickMs) / 1000;
-  const l = await openLog(2);
+  const l = await openLog(2, partitions);
   let before = processWriteBytes() ?? 0;
+  let sent = 0;
   await paced(total, perTick, tickMs, (n) => {
-    for (let i = 0; i < n; i++) void l.log.append('bench', 0, input());
+    for (let i = 0; i < n; i++) void l.log.append('bench', sent++ % partitions, input());
   });
   await l.log.close();
   const logWa = ((processWriteBytes() ?? 0) - before) / (total * PAYLOAD.length);
   fs.rmSync(l.dir, { recursive: true, force: true });
-  const bare = new Bare();
+  const bare = new Bare(partitions);
   before = processWriteBytes() ?? 0;
   await paced(total, perTick, tickMs, (n) => bare.commit(n));
   const bareWa = ((processWriteBytes() ?? 0) - before) / (total * PAYLOAD.length);
@@ -223,6 +229,7 @@ async function main(): Promise<void> {
   rows.push(await measure('sequential read', 'records/s', () => readPerSec(200_000)));
   rows.push(await measure('write amplification @ 100 msg/s', 'bytes/payload byte', () => writeAmplification(100, 5), true));
   rows.push(await measure('write amplification @ 10,000 msg/s', 'bytes/payload byte', () => writeAmplification(10_000, 5), true));
+  rows.push(await measure('write amplification @ 10,000 msg/s, 4 partitions', 'bytes/payload byte', () => writeAmplification(10_000, 5, 4), true));
   const lines = ['| case (100-byte records) | tributary Log | bare node-lmdb | ratio (≥ 0.8 is the goal) |', '|---|---:|---:|---:|'];
   for (const r of rows) {
     const ratio = r.lowerIsBetter ? r.bare / r.log : r.log / r.bare;

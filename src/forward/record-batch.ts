@@ -113,9 +113,12 @@ export function encodeRecordBatch(records: readonly BatchRecord[], producer: Bat
 }
 
 let scratchBuf = Buffer.alloc(0);
-/** Scratch space of at least `bytes`; only valid until the next call (single-threaded, used synchronously). */
+/**
+ * Scratch space of at least `bytes`, kept for the next batch: as large as the largest uncompressed batch,
+ * which the sink's request cap bounds (1 MB by default). Valid until the next call (used synchronously).
+ */
 function scratch(bytes: number): Buffer {
-  if (scratchBuf.length < bytes) scratchBuf = Buffer.allocUnsafe(Math.max(bytes, scratchBuf.length * 2));
+  if (scratchBuf.length < bytes) scratchBuf = Buffer.allocUnsafe(Math.max(bytes, 64 * 1024));
   return scratchBuf;
 }
 
