@@ -446,10 +446,6 @@ function leafErrors(err: unknown, depth = 0): unknown[] {
   return [err];
 }
 
-function hasProducerStateError(err: unknown): boolean {
-  return leafErrors(err).some((leaf) => producerStateErrors.has(kafkaErrorId(leaf) ?? ''));
-}
-
 /** Kafka's protocol error name (`NOT_LEADER_OR_FOLLOWER`, ...) when the leaf is a broker's answer. */
 function kafkaErrorId(leaf: unknown): string | undefined {
   if (!(leaf instanceof GenericError)) return undefined;

@@ -47,6 +47,9 @@ const HEADER = {
   mqttTopic: Buffer.from('mqtt.topic'),
 } as const;
 
+/** A Kafka header: name and value bytes. */
+type Header = readonly [Buffer, Buffer];
+
 export interface PartitionTarget {
   stream: string;
   partition: number;
@@ -95,7 +98,7 @@ export class PartitionLoop {
   #oldestPendingMs: number | null = null;
   #attempts = 0;
   /** The three headers that are the same on every record of this partition. */
-  readonly #headers: ReadonlyArray<readonly [Buffer, Buffer]>;
+  readonly #headers: readonly [Header, Header, Header];
   /** Topics and keys repeat from record to record: their bytes are encoded once. */
   readonly #utf8 = new Utf8Cache(10_000);
 
@@ -247,7 +250,7 @@ export class PartitionLoop {
   }
 
   #toSinkRecord(r: LogRecord, offsetDigits: Buffer): SinkRecord {
-    const [gateway, stream, partition] = this.#headers as [readonly [Buffer, Buffer], readonly [Buffer, Buffer], readonly [Buffer, Buffer]];
+    const [gateway, stream, partition] = this.#headers;
     return {
       topic: this.target.kafkaTopic,
       key: this.#utf8.get(partitionKeyOf(this.target.keySpec, r.topic, r.clientId)),
@@ -311,7 +314,7 @@ export class PartitionLoop {
   }
 }
 
-function headerBytes(headers: ReadonlyArray<readonly [Buffer, Buffer]>): number {
+function headerBytes(headers: readonly Header[]): number {
   let bytes = 0;
   for (const [name, value] of headers) bytes += name.length + value.length;
   return bytes;
