@@ -7,7 +7,8 @@
  * Absolute numbers on a shared machine are noise; the ratio is the result.
  *
  *   durable appends/s, group size G: G appends issued together, all awaited, repeated.
- *       bare: one write transaction holding G puts, committed (fsync), repeated.
+ *       bare: one write transaction holding G puts, committed (fsync), repeated. The two alternate
+ *       in blocks within a round.
  *   sequential read records/s: every record of one partition, in order, 1,000 per read call.
  *       bare: the faster of a cursor walk and a point lookup per offset (one key buffer rewritten).
  *   write amplification at R msg/s: bytes the process wrote (/proc/self/io) per payload byte while
@@ -122,20 +123,31 @@ async function closeLog(l: { log: Log; dir: string }): Promise<void> {
   fs.rmSync(l.dir, { recursive: true, force: true });
 }
 
+/**
+ * Both sides open at once and alternate in 20 blocks: the disk's fsync time drifts within a run, and
+ * running one side after the other would hand that drift to one of them.
+ */
 async function appendsPerSec(group: number, total: number): Promise<[number, number]> {
   const l = await openLog();
-  let t = performance.now();
-  for (let done = 0; done < total; done += group) {
-    await Promise.all(Array.from({ length: group }, () => l.log.append('bench', 0, input())));
-  }
-  const logRate = total / ((performance.now() - t) / 1000);
-  await closeLog(l);
   const bare = new Bare();
-  t = performance.now();
-  for (let done = 0; done < total; done += group) bare.commit(group);
-  const bareRate = total / ((performance.now() - t) / 1000);
+  const blocks = 20;
+  const groupsPerBlock = Math.max(1, Math.round(total / group / blocks));
+  let logMs = 0;
+  let bareMs = 0;
+  for (let block = 0; block < blocks; block++) {
+    let t = performance.now();
+    for (let g = 0; g < groupsPerBlock; g++) {
+      await Promise.all(Array.from({ length: group }, () => l.log.append('bench', 0, input())));
+    }
+    logMs += performance.now() - t;
+    t = performance.now();
+    for (let g = 0; g < groupsPerBlock; g++) bare.commit(group);
+    bareMs += performance.now() - t;
+  }
+  await closeLog(l);
   bare.close();
-  return [logRate, bareRate];
+  const records = blocks * groupsPerBlock * group;
+  return [records / (logMs / 1000), records / (bareMs / 1000)];
 }
 
 async function readPerSec(total: number): Promise<[number, number]> {
