@@ -88,12 +88,12 @@ class Bare {
     txn.abort();
     return n;
   }
-  /** Every record, looking up each offset with one key buffer rewritten in place (what the Log does). */
+  /** Every record of partition 0, looking up each offset with one key buffer rewritten in place (what the Log does). */
   readAllByKey(): number {
     const txn = this.env.beginTxn({ readOnly: true });
     const key = Buffer.alloc(16);
     let n = 0;
-    for (let offset = 0; offset < this.offset; offset++) {
+    for (let offset = 0; offset < (this.offsets[0] as number); offset++) {
       key.writeUInt32BE(offset, 12);
       if (txn.getBinary(this.dbi, key, { keyIsBuffer: true })) n++;
     }
