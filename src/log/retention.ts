@@ -162,17 +162,19 @@ export class RetentionPlanner {
     let freed = 0;
     while (freed < bytesToFree) {
       let best: Head | null = null;
+      let c: Candidate | undefined;
       for (const h of heads) {
         const i = next.get(h) as number;
-        const c = i >= 0 ? h.candidates?.[i] : undefined;
-        if (!c || (!force && c.offset >= h.hold)) continue;
-        if (best === null || c.timestamp < (best.candidates?.[next.get(best) as number] as Candidate).timestamp) best = h;
+        const candidate = i >= 0 ? this.candidates(h)[i] : undefined;
+        if (!candidate || (!force && candidate.offset >= h.hold)) continue;
+        if (c === undefined || candidate.timestamp < c.timestamp) {
+          best = h;
+          c = candidate;
+        }
       }
-      if (best === null) break;
+      if (best === null || c === undefined) break;
       const i = next.get(best) as number;
-      const candidates = this.candidates(best);
-      const c = candidates[i] as Candidate;
-      next.set(best, i + 1 < candidates.length ? i + 1 : -1);
+      next.set(best, i + 1 < this.candidates(best).length ? i + 1 : -1);
       const acc = freedBy.get(best) ?? { to: best.cut, bytes: 0 };
       acc.to = c.offset + 1;
       acc.bytes += c.bytes;
