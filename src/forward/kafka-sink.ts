@@ -313,19 +313,21 @@ function keyHash(key: Buffer): number {
 
 /** Records grouped by the broker leading their Kafka partition, then by partition, order kept. */
 function groupByLeader(records: SinkRecord[], metadata: ClusterMetadata, keylessPartition: number): Map<number, PartitionBatch[]> {
-  const byPartition = new Map<string, PartitionBatch>();
+  // Per topic, its partitions' batches by partition number: no key string built per record.
+  const byTopic = new Map<string, Array<PartitionBatch | undefined>>();
   const byLeader = new Map<number, PartitionBatch[]>();
   for (const record of records) {
     const topic = metadata.topics.get(record.topic);
     if (topic === undefined) throw new Error(`Unknown topic ${record.topic}`);
     const partition = (record.key === null ? keylessPartition : keyHash(record.key)) % topic.partitionsCount;
-    const id = `${record.topic}\0${partition}`;
-    let batch = byPartition.get(id);
+    let batches = byTopic.get(record.topic);
+    if (batches === undefined) byTopic.set(record.topic, (batches = []));
+    let batch = batches[partition];
     if (batch === undefined) {
       const leader = topic.partitions[partition]?.leader ?? -1;
       if (leader < 0) throw new NetworkError(`Kafka partition ${record.topic}/${partition} has no leader`);
       batch = { topic: record.topic, partition, records: [] };
-      byPartition.set(id, batch);
+      batches[partition] = batch;
       const forLeader = byLeader.get(leader);
       if (forLeader === undefined) byLeader.set(leader, [batch]);
       else forLeader.push(batch);
