@@ -17,20 +17,18 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { LogClosedError, StreamMismatchError, UnknownStreamError, UsageError } from '../errors.js';
 import { CommitQueue } from './commit-queue.js';
-import { stageCommit, settlePromise, type Item, type Settle } from './commit-batch.js';
+import { checkpointOp, stageCommit, settlePromise, type Item, type Settle } from './commit-batch.js';
 import { processWriteBytes } from './disk-io.js';
-import { cursorKey, encodeOffset, encodePartitionState, partitionStateKey, readU64 } from './keys.js';
+import { cursorKey, encodeOffset, readU64 } from './keys.js';
+import { formatOp, upgradeFormat } from './migrate.js';
 import { encodeRecord, type LogRecord, type RecordInput } from './record.js';
-import { LogReader, readPartitionState, readRecords, readStreamDefs, type ReadLimits } from './reader.js';
+import { checkpointIn, LogReader, partitionStateIn, readRecords, readStreamDefs, type ReadLimits } from './reader.js';
 import { RetentionPlanner, type DropReason } from './retention.js';
 import { Store, type WriteOp } from './store.js';
 import { LOG_DEFAULTS, toInfo, type LogOptions, type PartitionInfo, type PartitionRef, type StreamInfo, type StreamRef, type StreamSpec } from './types.js';
 import { verifyLog } from './verify.js';
 export type { DropReason, Settle };
 
-const FORMAT_KEY = Buffer.from('format');
-/** 2: partition state moved into the records table (keys.ts). */
-const FORMAT_VERSION = 2;
 const MIB = 1024 * 1024;
 
 export class Log {
@@ -62,7 +60,7 @@ export class Log {
     if (!store) throw new Error('unreachable: a writer always opens the store');
     const log = new Log(store, opts);
     try {
-      log.checkFormat();
+      await upgradeFormat(store, opts.dataDir);
       verifyLog(store, opts.verify);
       log.loadStreams();
       await log.ensureStreams(specs);
@@ -254,6 +252,7 @@ export class Log {
     this.closing ??= (async () => {
       if (this.retentionTimer) clearTimeout(this.retentionTimer);
       await this.queue.drain();
+      await this.writeCheckpoints();
       this.store.close();
     })();
     return this.closing;
@@ -268,7 +267,7 @@ export class Log {
    */
   private async commit(items: Item[]): Promise<() => void> {
     const started = performance.now();
-    const { ops, results, working } = stageCommit(items);
+    const { ops, results, working, checkpointed } = stageCommit(items);
     try {
       await this.store.write(ops);
     } catch (err) {
@@ -280,6 +279,7 @@ export class Log {
     }
     let appends = 0;
     for (const [part, state] of working) part.state = state;
+    for (const part of checkpointed) part.checkpointEnd = part.state.endOffset;
     for (const item of items) {
       if (item.kind === 'append') {
         appends++;
@@ -297,30 +297,38 @@ export class Log {
     };
   }
 
-  private checkFormat(): void {
-    const stored = this.store.read((txn) => this.store.get(txn, 'meta', FORMAT_KEY));
-    if (stored !== null && stored.readUInt32BE(0) !== FORMAT_VERSION) {
-      throw new StreamMismatchError(`log format ${stored.readUInt32BE(0)} in ${this.options.dataDir} is not supported (expected ${FORMAT_VERSION})`);
+  /**
+   * Checkpoints every partition appended to since its last one, so the next open finds each state in
+   * one read. Best effort: the records are durable already, and without it the next open walks the
+   * records since the last checkpoint instead.
+   */
+  private async writeCheckpoints(): Promise<void> {
+    const parts = [...this.streams.values()].flatMap((s) => s.partitions).filter((p) => p.state.endOffset !== p.checkpointEnd);
+    if (parts.length === 0) return;
+    try {
+      await this.store.write(parts.map((p) => checkpointOp(p, p.state)));
+      for (const p of parts) p.checkpointEnd = p.state.endOffset;
+    } catch (err) {
+      this.options.observer?.commitFailed?.(err as Error);
     }
   }
 
   private loadStreams(): void {
     for (const def of readStreamDefs(this.store)) {
-      const partitions = Array.from({ length: def.partitions }, (_, index) => ({
-        stream: def.name,
-        streamId: def.id,
-        index,
-        state: readPartitionState(this.store, def.id, index),
-      }));
+      const partitions = Array.from({ length: def.partitions }, (_, index) => {
+        const address = { stream: def.name, streamId: def.id, index };
+        return this.store.read((txn) => ({
+          ...address,
+          state: partitionStateIn(this.store, txn, address),
+          checkpointEnd: checkpointIn(this.store, txn, address).endOffset,
+        }));
+      });
       this.streams.set(def.name, { spec: { name: def.name, partitions: def.partitions }, id: def.id, partitions });
     }
   }
 
   private async ensureStreams(specs: StreamSpec[]): Promise<void> {
-    const ops: WriteOp[] = [];
-    const fmt = Buffer.alloc(4);
-    fmt.writeUInt32BE(FORMAT_VERSION);
-    ops.push({ db: 'meta', key: FORMAT_KEY, value: fmt });
+    const ops: WriteOp[] = [formatOp()];
     let nextId = Math.max(0, ...[...this.streams.values()].map((s) => s.id + 1));
     for (const spec of specs) {
       const existing = this.streams.get(spec.name);
@@ -334,10 +342,10 @@ export class Log {
         continue;
       }
       const id = nextId++;
-      const partitions = Array.from({ length: spec.partitions }, (_, index) => ({ stream: spec.name, streamId: id, index, state: { startOffset: 0, endOffset: 0, bytes: 0 } }));
+      const partitions = Array.from({ length: spec.partitions }, (_, index) => ({ stream: spec.name, streamId: id, index, state: { startOffset: 0, endOffset: 0, bytes: 0 }, checkpointEnd: 0 }));
       this.streams.set(spec.name, { spec, id, partitions });
       ops.push({ db: 'streams', key: Buffer.from(spec.name, 'utf8'), value: Buffer.from(JSON.stringify({ id, partitions: spec.partitions })) });
-      for (const p of partitions) ops.push({ db: 'records', key: partitionStateKey(id, p.index), value: encodePartitionState(p.state) });
+      for (const p of partitions) ops.push(checkpointOp(p, p.state));
     }
     await this.store.write(ops);
   }

@@ -8,7 +8,8 @@
  * partition and offset. (Keys past the end are verify.ts's to find, at open.)
  */
 import { LogCorruptError, RecordFormatError, UnknownStreamError } from '../errors.js';
-import { cursorKey, decodePartitionState, partitionStateKey, readU64, recordKey, writeU64, type PartitionState } from './keys.js';
+import { cursorKey, decodePartitionState, parseRecordKey, partitionKey, readU64, recordKey, writeU64, type PartitionState } from './keys.js';
+import { assertReadableFormat } from './migrate.js';
 import { decodeRecord, type LogRecord } from './record.js';
 import { Store, type Txn } from './store.js';
 
@@ -35,9 +36,10 @@ export function readRecords(store: Store, part: PartitionAddress, fromOffset: nu
 }
 
 function readInTxn(store: Store, txn: Txn, part: PartitionAddress, fromOffset: number, limits: ReadLimits, durableEndOffset: number): LogRecord[] {
-  const stored = partitionStateIn(store, txn, part);
-  const endOffset = Math.min(stored.endOffset, durableEndOffset);
-  let offset = Math.max(fromOffset, stored.startOffset);
+  // The checkpoint's start is exact (a trim writes it in its own commit); its end may be behind.
+  const checkpoint = checkpointIn(store, txn, part);
+  const endOffset = Number.isFinite(durableEndOffset) ? durableEndOffset : storedEndOffset(store, txn, part, checkpoint);
+  let offset = Math.max(fromOffset, checkpoint.startOffset);
   const records: LogRecord[] = [];
   if (offset >= endOffset || limits.maxRecords <= 0) return records;
   let bytes = 0;
@@ -51,7 +53,7 @@ function readInTxn(store: Store, txn: Txn, part: PartitionAddress, fromOffset: n
   for (; offset < endOffset && records.length < limits.maxRecords; offset++) {
     writeU64(key, offset, 8);
     const value = store.get(txn, 'records', key);
-    if (value === null) throw corrupt(part, offset, `record missing (the partition holds ${stored.startOffset}..${stored.endOffset - 1})`);
+    if (value === null) throw corrupt(part, offset, `record missing (the partition holds ${checkpoint.startOffset}..${endOffset - 1})`);
     if (records.length > 0 && bytes + value.length > limits.maxBytes) break;
     records.push(decodeAt(value, part, offset, name));
     bytes += value.length;
@@ -76,14 +78,40 @@ function corrupt(part: PartitionAddress, offset: number, what: string): LogCorru
   return new LogCorruptError(`${where(part, offset)}: ${what}`);
 }
 
-function partitionStateIn(store: Store, txn: Txn, part: PartitionAddress): PartitionState {
-  return storedPartitionState(store, txn, part.streamId, part.index) ?? { startOffset: 0, endOffset: 0, bytes: 0 };
+const EMPTY: PartitionState = Object.freeze({ startOffset: 0, endOffset: 0, bytes: 0 });
+
+/** The partition's checkpoint (keys.ts); all zero before its first. */
+export function checkpointIn(store: Store, txn: Txn, part: PartitionAddress): PartitionState {
+  const value = store.get(txn, 'partitions', partitionKey(part.streamId, part.index));
+  return value === null ? EMPTY : decodePartitionState(value);
 }
 
-/** The partition's stored state, or null when it has none yet (verify counts the state keys). */
-export function storedPartitionState(store: Store, txn: Txn, streamId: number, partition: number): PartitionState | null {
-  const value = store.get(txn, 'records', partitionStateKey(streamId, partition));
-  return value === null ? null : decodePartitionState(value);
+/** One past the partition's last stored record, or the checkpoint's end when nothing was appended since. */
+function storedEndOffset(store: Store, txn: Txn, part: PartitionAddress, checkpoint: PartitionState): number {
+  const last = store.lastKeyBefore(txn, 'records', recordKey(part.streamId, part.index + 1, 0));
+  if (last === null) return checkpoint.endOffset;
+  const k = parseRecordKey(last);
+  if (k.streamId !== part.streamId || k.partition !== part.index) return checkpoint.endOffset;
+  return Math.max(checkpoint.endOffset, k.offset + 1);
+}
+
+/**
+ * The partition's state: its checkpoint, advanced over the records appended since (at most
+ * CHECKPOINT_RECORDS after a crash, none after a clean close). They must follow the checkpoint's end
+ * without a gap; a gap is corruption, named.
+ */
+export function partitionStateIn(store: Store, txn: Txn, part: PartitionAddress): PartitionState {
+  const checkpoint = checkpointIn(store, txn, part);
+  let { endOffset, bytes } = checkpoint;
+  store.scan(txn, 'records', recordKey(part.streamId, part.index, endOffset), (key, value) => {
+    const k = parseRecordKey(key);
+    if (k.streamId !== part.streamId || k.partition !== part.index) return false;
+    if (k.offset !== endOffset) throw corrupt(part, endOffset, `record missing (next stored offset is ${k.offset})`);
+    endOffset++;
+    bytes += value.length;
+    return true;
+  });
+  return { startOffset: checkpoint.startOffset, endOffset, bytes };
 }
 
 export interface StreamDef {
@@ -104,8 +132,8 @@ export function readStreamDefs(store: Store): StreamDef[] {
   return defs;
 }
 
-export function readPartitionState(store: Store, streamId: number, partition: number): PartitionState {
-  return store.read((txn) => partitionStateIn(store, txn, { stream: '', streamId, index: partition }));
+export function readPartitionState(store: Store, part: PartitionAddress): PartitionState {
+  return store.read((txn) => partitionStateIn(store, txn, part));
 }
 
 /** A read-only view of a log another process may be writing. */
@@ -119,7 +147,13 @@ export class LogReader {
   static open(logDir: string): LogReader | null {
     const store = Store.open({ path: logDir, readOnly: true, mapSizeBytes: 0, mapSizeMaxBytes: 0 });
     if (!store) return null;
-    return new LogReader(store, new Map(readStreamDefs(store).map((s) => [s.name, s])));
+    try {
+      assertReadableFormat(store, logDir);
+      return new LogReader(store, new Map(readStreamDefs(store).map((s) => [s.name, s])));
+    } catch (err) {
+      store.close();
+      throw err;
+    }
   }
 
   streamNames(): string[] {
@@ -131,8 +165,7 @@ export class LogReader {
   }
 
   partitionState(stream: string, partition: number): PartitionState {
-    const part = this.address(stream, partition);
-    return this.store.read((txn) => partitionStateIn(this.store, txn, part));
+    return readPartitionState(this.store, this.address(stream, partition));
   }
 
   read(stream: string, partition: number, fromOffset: number, limits: ReadLimits): LogRecord[] {

@@ -22,7 +22,7 @@ const lmdb = createRequire(import.meta.url)('node-lmdb') as typeof Lmdb;
 export type Txn = Lmdb.Txn;
 export type Dbi = Lmdb.Dbi;
 
-export const DB_NAMES = ['records', 'streams', 'cursors', 'meta', 'state'] as const;
+export const DB_NAMES = ['records', 'partitions', 'streams', 'cursors', 'meta', 'state'] as const;
 export type DbName = (typeof DB_NAMES)[number];
 
 export interface WriteOp {
@@ -76,14 +76,18 @@ export class Store {
       ...(options.mapSizeBytes > 0 ? { mapSize: options.mapSizeBytes } : {}),
     });
     const dbis = new Map<DbName, Dbi>();
-    try {
-      for (const name of DB_NAMES) {
+    for (const name of DB_NAMES) {
+      try {
         dbis.set(name, env.openDbi({ name, create: !options.readOnly, keyIsBuffer: true }));
+      } catch (err) {
+        // A reader skips tables an older format lacks (migrate.ts refuses that format by name), and
+        // finds no log while the writer is still creating one (no meta table yet).
+        if (options.readOnly && name !== 'meta') continue;
+        for (const dbi of dbis.values()) dbi.close();
+        env.close();
+        if (options.readOnly) return null;
+        throw err;
       }
-    } catch (err) {
-      env.close();
-      if (options.readOnly) return null;
-      throw err;
     }
     return new Store(env, dbis, options);
   }

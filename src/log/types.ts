@@ -72,6 +72,8 @@ export interface PartitionRef {
   streamId: number;
   index: number;
   state: PartitionState;
+  /** endOffset of the partition's last durable checkpoint (keys.ts). */
+  checkpointEnd: number;
 }
 
 export interface StreamRef {

@@ -1,0 +1,80 @@
+/**
+ * Log formats, and upgrading an older one in place when the writer opens it.
+ *
+ *   meta "format" := version u32
+ *   1  streams, records and partition states in tables of their own (before 0.1; refused)
+ *   2  the partition state inside the records table, after the partition's records, under the key
+ *      streamId u32, partition u32, 0xFFFFFFFF_FFFFFFFF, rewritten by every commit
+ *   3  the partition's checkpoint in the partitions table, written every CHECKPOINT_RECORDS appends,
+ *      on close and with every trim (keys.ts)
+ *
+ * Format 2 → 3 is one write transaction: each state moves to the partitions table unchanged (it was
+ * exact, so it is a valid checkpoint) and the format key says 3. A crash before its commit leaves a
+ * format 2 log, upgraded again at the next open; nothing else is rewritten. A read-only process refuses
+ * any format but this one with an error saying what to do: it cannot upgrade, and it would misread
+ * format 2 (its states are not where format 3 looks).
+ */
+import { StreamMismatchError } from '../errors.js';
+import { partitionKey } from './keys.js';
+import { readStreamDefs } from './reader.js';
+import type { Store, WriteOp } from './store.js';
+
+export const FORMAT_VERSION = 3;
+const FORMAT_KEY = Buffer.from('format');
+
+/** The format the log at `store` was written in; null for a log that has none yet (being created). */
+export function storedFormat(store: Store): number | null {
+  const value = store.read((txn) => store.get(txn, 'meta', FORMAT_KEY));
+  return value === null ? null : value.readUInt32BE(0);
+}
+
+/** The put that marks the log as written in this format. */
+export function formatOp(): WriteOp {
+  const value = Buffer.alloc(4);
+  value.writeUInt32BE(FORMAT_VERSION);
+  return { db: 'meta', key: FORMAT_KEY, value };
+}
+
+/** Brings a writer's log to FORMAT_VERSION, or refuses a format it cannot read. Returns the format found. */
+export async function upgradeFormat(store: Store, where: string): Promise<number | null> {
+  const found = storedFormat(store);
+  if (found === null || found === FORMAT_VERSION) return found;
+  if (found !== 2) throw new StreamMismatchError(`log format ${found} in ${where} is not supported (this version reads format 2 and writes ${FORMAT_VERSION})`);
+  await store.write([...format2Moves(store), formatOp()]);
+  return found;
+}
+
+/** For a read-only process: the log must already be in this format. */
+export function assertReadableFormat(store: Store, where: string): void {
+  const found = storedFormat(store);
+  if (found === null || found === FORMAT_VERSION) return;
+  throw new StreamMismatchError(
+    found === 2
+      ? `log format 2 in ${where}: start the broker of this version once to upgrade it to format ${FORMAT_VERSION} (or read it with the version that wrote it)`
+      : `log format ${found} in ${where} is not supported (expected ${FORMAT_VERSION})`,
+  );
+}
+
+/** Moves every format 2 partition state from the records table to the partitions table. */
+function format2Moves(store: Store): WriteOp[] {
+  const ops: WriteOp[] = [];
+  store.read((txn) => {
+    for (const def of readStreamDefs(store)) {
+      for (let index = 0; index < def.partitions; index++) {
+        const key = format2StateKey(def.id, index);
+        const state = store.get(txn, 'records', key);
+        if (state === null) continue;
+        ops.push({ db: 'partitions', key: partitionKey(def.id, index), value: state });
+        ops.push({ db: 'records', key, value: null });
+      }
+    }
+  });
+  return ops;
+}
+
+function format2StateKey(streamId: number, partition: number): Buffer {
+  const key = Buffer.alloc(16, 0xff);
+  key.writeUInt32BE(streamId, 0);
+  key.writeUInt32BE(partition, 4);
+  return key;
+}
