@@ -5,9 +5,9 @@
  * state only once it is durable (log.ts). A partition's checkpoint (keys.ts) goes into the commit when
  * a trim moved its start, or when CHECKPOINT_RECORDS records were appended since the last one.
  */
-import { encodePartitionState, partitionKey, recordKey, type PartitionState } from './keys.js';
+import { encodePartitionState, partitionKey, recordKey, writeRecordKey, type PartitionState } from './keys.js';
 import type { Trim } from './retention.js';
-import type { WriteOp } from './store.js';
+import type { WriteBatch, WriteOp } from './store.js';
 import type { PartitionRef } from './types.js';
 
 /**
@@ -31,16 +31,18 @@ export function settlePromise(resolve: (value: number) => void, reject: (err: Er
 }
 
 export interface StagedCommit {
-  ops: WriteOp[];
   /** Per item, in order: an append's offset, 0 for the rest. */
   results: number[];
+  /** Payload bytes of the appends. */
+  payloadBytes: number;
   /** The partition states after the commit, for the partitions it touches. */
   working: Map<PartitionRef, PartitionState>;
   /** The partitions whose checkpoint the commit writes. */
   checkpointed: PartitionRef[];
 }
 
-export function stageCommit(items: Item[]): StagedCommit {
+/** Adds the commit of `items` to `batch` (empty); returns what the commit will have done once durable. */
+export function stageCommit(items: Item[], batch: WriteBatch): StagedCommit {
   const working = new Map<PartitionRef, PartitionState>();
   const trimmed = new Set<PartitionRef>();
   const stateOf = (p: PartitionRef): PartitionState => {
@@ -48,19 +50,32 @@ export function stageCommit(items: Item[]): StagedCommit {
     if (!s) working.set(p, (s = { ...p.state }));
     return s;
   };
-  const ops: WriteOp[] = [];
-  const results: number[] = [];
+  const results: number[] = new Array<number>(items.length);
+  let payloadBytes = 0;
   // One allocation for all record keys of the commit instead of one per record.
   const keys = new KeySlab(items.length);
-  for (const item of items) results.push(stage(item, stateOf, ops, keys, trimmed));
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i] as Item;
+    if (item.kind === 'append') {
+      // The hot path, inline: the next offset of the partition, its key, the put.
+      const state = stateOf(item.part);
+      const offset = state.endOffset++;
+      state.bytes += item.bytes;
+      payloadBytes += item.payloadBytes;
+      batch.putRecord(writeRecordKey(keys.next(), item.part.streamId, item.part.index, offset), item.value);
+      results[i] = offset;
+    } else {
+      results[i] = stage(item, stateOf, batch, trimmed);
+    }
+  }
   const checkpointed: PartitionRef[] = [];
   for (const [part, state] of working) {
     if (trimmed.has(part) || state.endOffset - part.checkpointEnd >= CHECKPOINT_RECORDS) {
-      ops.push(checkpointOp(part, state));
+      batch.add(checkpointOp(part, state));
       checkpointed.push(part);
     }
   }
-  return { ops, results, working, checkpointed };
+  return { results, payloadBytes, working, checkpointed };
 }
 
 /** The put that records `state` as the partition's checkpoint. */
@@ -68,18 +83,11 @@ export function checkpointOp(part: Pick<PartitionRef, 'streamId' | 'index'>, sta
   return { db: 'partitions', key: partitionKey(part.streamId, part.index), value: encodePartitionState(state) };
 }
 
-/** Turns one queued item into LMDB ops against the working partition states; returns its result. */
-function stage(item: Item, stateOf: (p: PartitionRef) => PartitionState, ops: WriteOp[], keys: KeySlab, trimmed: Set<PartitionRef>): number {
+/** Turns one queued item other than an append into LMDB ops against the working partition states. */
+function stage(item: Exclude<Item, { kind: 'append' }>, stateOf: (p: PartitionRef) => PartitionState, batch: WriteBatch, trimmed: Set<PartitionRef>): number {
   switch (item.kind) {
-    case 'append': {
-      const state = stateOf(item.part);
-      const offset = state.endOffset++;
-      state.bytes += item.value.length;
-      ops.push({ db: 'records', key: recordKey(item.part.streamId, item.part.index, offset, keys.next()), value: item.value });
-      return offset;
-    }
     case 'ops':
-      ops.push(...item.ops);
+      for (const op of item.ops) batch.add(op);
       return 0;
     case 'trim': {
       const { trim } = item;
@@ -87,7 +95,7 @@ function stage(item: Item, stateOf: (p: PartitionRef) => PartitionState, ops: Wr
       // A trim planned against an older start is stale (another trim got there first): skip it.
       if (state.startOffset !== trim.fromOffset) return 0;
       for (let o = trim.fromOffset; o < trim.toOffset; o++) {
-        ops.push({ db: 'records', key: recordKey(trim.part.streamId, trim.part.index, o), value: null });
+        batch.add({ db: 'records', key: recordKey(trim.part.streamId, trim.part.index, o), value: null });
       }
       state.startOffset = trim.toOffset;
       state.bytes -= trim.bytes;

@@ -43,6 +43,32 @@ export function recordKey(streamId: number, partition: number, offset: number, i
   return key;
 }
 
+/**
+ * `recordKey` for the append path: the same bytes stored one by one, without Buffer's per-call range
+ * checks. The caller guarantees the ranges: ids and partitions are u32 by construction, offsets are
+ * assigned by the log from 0 upward (2^53 is centuries away; `writeU64` guards everywhere else).
+ */
+export function writeRecordKey(key: Buffer, streamId: number, partition: number, offset: number): Buffer {
+  key[0] = streamId >>> 24;
+  key[1] = streamId >>> 16;
+  key[2] = streamId >>> 8;
+  key[3] = streamId;
+  key[4] = partition >>> 24;
+  key[5] = partition >>> 16;
+  key[6] = partition >>> 8;
+  key[7] = partition;
+  const high = Math.floor(offset / TWO_32);
+  key[8] = high >>> 24;
+  key[9] = high >>> 16;
+  key[10] = high >>> 8;
+  key[11] = high;
+  key[12] = offset >>> 24;
+  key[13] = offset >>> 16;
+  key[14] = offset >>> 8;
+  key[15] = offset;
+  return key;
+}
+
 export interface RecordKeyParts {
   streamId: number;
   partition: number;

@@ -267,9 +267,10 @@ export class Log {
    */
   private async commit(items: Item[]): Promise<() => void> {
     const started = performance.now();
-    const { ops, results, working, checkpointed } = stageCommit(items);
+    const batch = this.store.batch();
+    const { results, payloadBytes, working, checkpointed } = stageCommit(items, batch);
     try {
-      await this.store.write(ops);
+      await this.store.write(batch);
     } catch (err) {
       const error = err as Error;
       this.options.observer?.commitFailed?.(error);
@@ -280,19 +281,15 @@ export class Log {
     let appends = 0;
     for (const [part, state] of working) part.state = state;
     for (const part of checkpointed) part.checkpointEnd = part.state.endOffset;
+    this.payloadBytesAppended += payloadBytes;
     for (const item of items) {
-      if (item.kind === 'append') {
-        appends++;
-        this.payloadBytesAppended += item.payloadBytes;
-      } else if (item.kind === 'ops') {
-        item.apply();
-      } else {
-        this.retention.committed(item.trim, this.options.observer);
-      }
+      if (item.kind === 'append') appends++;
+      else if (item.kind === 'ops') item.apply();
+      else this.retention.committed(item.trim, this.options.observer);
     }
     const committedMs = performance.now() - started;
     return () => {
-      items.forEach((item, i) => item.settle(null, results[i] as number));
+      for (let i = 0; i < items.length; i++) (items[i] as Item).settle(null, results[i] as number);
       this.options.observer?.commit?.(committedMs, appends);
     };
   }

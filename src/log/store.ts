@@ -143,12 +143,24 @@ export class Store {
     return this.read((txn) => this.dbi(db).stat(txn).entryCount);
   }
 
+  /** An empty batch of operations for `write`. */
+  batch(): WriteBatch {
+    return new WriteBatch(this.dbi('records'), (name) => this.dbi(name));
+  }
+
   /** Commits `ops` in one durable transaction on a worker thread. Grows the map on MAP_FULL. */
-  async write(ops: WriteOp[]): Promise<void> {
+  async write(ops: WriteOp[] | WriteBatch): Promise<void> {
     if (this.options.readOnly) throw new LogWriteError('the log is open read-only');
+    let batch: WriteBatch;
+    if (ops instanceof WriteBatch) {
+      batch = ops;
+    } else {
+      batch = this.batch();
+      for (const op of ops) batch.add(op);
+    }
     for (;;) {
       try {
-        await this.batchWrite(ops);
+        await this.batchWrite(batch.ops);
         return;
       } catch (err) {
         if (!isMapFull(err)) throw new LogWriteError(`LMDB commit failed: ${(err as Error).message}`, { cause: err });
@@ -174,10 +186,7 @@ export class Store {
     this.env.close();
   }
 
-  private batchWrite(ops: WriteOp[]): Promise<void> {
-    const batch = ops.map((op): Lmdb.BatchOperationArray =>
-      op.value === null ? [this.dbi(op.db), op.key] : [this.dbi(op.db), op.key, op.value],
-    );
+  private batchWrite(batch: Lmdb.BatchOperationArray[]): Promise<void> {
     return new Promise((resolve, reject) => {
       this.env.batchWrite(batch, KEY_OPTS, (err, results) => {
         if (err) return reject(err);
@@ -214,6 +223,33 @@ export class Store {
     const dbi = this.dbis.get(name);
     if (!dbi) throw new Error(`database ${name} is not open`);
     return dbi;
+  }
+}
+
+/**
+ * The operations of one write transaction, held in node-lmdb's own batch form as they are added, so a
+ * commit of many records builds no second list. `putRecord` is the append path's shortcut to the
+ * records table.
+ */
+export class WriteBatch {
+  readonly ops: Lmdb.BatchOperationArray[] = [];
+
+  constructor(
+    private readonly records: Dbi,
+    private readonly dbiOf: (name: DbName) => Dbi,
+  ) {}
+
+  putRecord(key: Buffer, value: Buffer): void {
+    this.ops.push([this.records, key, value]);
+  }
+
+  add(op: WriteOp): void {
+    const dbi = op.db === 'records' ? this.records : this.dbiOf(op.db);
+    this.ops.push(op.value === null ? [dbi, op.key] : [dbi, op.key, op.value]);
+  }
+
+  get size(): number {
+    return this.ops.length;
   }
 }
 
