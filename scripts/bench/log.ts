@@ -35,7 +35,7 @@ import { Log } from '../../src/log/index.js';
 import { processWriteBytes } from '../../src/log/disk-io.js';
 
 const lmdb = createRequire(import.meta.url)('node-lmdb') as typeof Lmdb;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PAYLOAD = Buffer.alloc(100, 7);
 const MAP_BYTES = 2 * 1024 ** 3;
 
