@@ -2,7 +2,7 @@
  * Log formats, and upgrading an older one in place when the writer opens it.
  *
  *   meta "format" := version u32
- *   1  streams, records and partition states in tables of their own (before 0.1; refused)
+ *   1  the partition state in a table of its own, rewritten by every commit (refused)
  *   2  the partition state inside the records table, after the partition's records, under the key
  *      streamId u32, partition u32, 0xFFFFFFFF_FFFFFFFF, rewritten by every commit
  *   3  the partition's checkpoint in the partitions table, written every CHECKPOINT_RECORDS appends,
@@ -39,7 +39,7 @@ export function formatOp(): WriteOp {
 export async function upgradeFormat(store: Store, where: string): Promise<number | null> {
   const found = storedFormat(store);
   if (found === null || found === FORMAT_VERSION) return found;
-  if (found !== 2) throw new StreamMismatchError(`log format ${found} in ${where} is not supported (this version reads format 2 and writes ${FORMAT_VERSION})`);
+  if (found !== 2) throw new StreamMismatchError(`log format ${found} in ${where} is not supported (this version upgrades format 2 and writes ${FORMAT_VERSION})`);
   await store.write([...format2Moves(store), formatOp()]);
   return found;
 }

@@ -36,7 +36,7 @@ export function readRecords(store: Store, part: PartitionAddress, fromOffset: nu
 }
 
 function readInTxn(store: Store, txn: Txn, part: PartitionAddress, fromOffset: number, limits: ReadLimits, durableEndOffset: number): LogRecord[] {
-  // The checkpoint's start is exact (a trim writes it in its own commit); its end may be behind.
+  // The checkpoint's start is exact (every trim writes it in the same commit); its end may be behind.
   const checkpoint = checkpointIn(store, txn, part);
   const endOffset = Number.isFinite(durableEndOffset) ? durableEndOffset : storedEndOffset(store, txn, part, checkpoint);
   let offset = Math.max(fromOffset, checkpoint.startOffset);

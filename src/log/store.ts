@@ -247,10 +247,6 @@ export class WriteBatch {
     const dbi = op.db === 'records' ? this.records : this.dbiOf(op.db);
     this.ops.push(op.value === null ? [dbi, op.key] : [dbi, op.key, op.value]);
   }
-
-  get size(): number {
-    return this.ops.length;
-  }
 }
 
 function isMapFull(err: unknown): boolean {
