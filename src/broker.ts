@@ -63,6 +63,7 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
       logger.error({ err }, 'log commit failed');
     },
     expired: (stream, reason, records) => logger.debug({ stream, reason, records }, 'records expired by retention'),
+    upgraded: (fromFormat, toFormat) => logger.info({ fromFormat, toFormat, dataDir: config.dataDir }, 'log format upgraded in place'),
     dropped: (stream, reason, records) => {
       metrics.recordDropped(stream, reason, records);
       logger.warn({ stream, reason, records }, 'records dropped before they were forwarded');

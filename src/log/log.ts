@@ -20,7 +20,7 @@ import { CommitQueue } from './commit-queue.js';
 import { checkpointOp, stageCommit, settlePromise, type Item, type Settle } from './commit-batch.js';
 import { processWriteBytes } from './disk-io.js';
 import { cursorKey, encodeOffset, readU64 } from './keys.js';
-import { formatOp, upgradeFormat } from './migrate.js';
+import { FORMAT_VERSION, formatOp, upgradeFormat } from './migrate.js';
 import { encodeRecord, type LogRecord, type RecordInput } from './record.js';
 import { checkpointIn, LogReader, partitionStateIn, readRecords, readStreamDefs, type ReadLimits } from './reader.js';
 import { RetentionPlanner, type DropReason } from './retention.js';
@@ -60,7 +60,8 @@ export class Log {
     if (!store) throw new Error('unreachable: a writer always opens the store');
     const log = new Log(store, opts);
     try {
-      await upgradeFormat(store, opts.dataDir);
+      const found = await upgradeFormat(store, opts.dataDir);
+      if (found !== null && found !== FORMAT_VERSION) opts.observer?.upgraded?.(found, FORMAT_VERSION);
       verifyLog(store, opts.verify);
       log.loadStreams();
       await log.ensureStreams(specs);

@@ -20,6 +20,8 @@ export interface LogObserver {
   dropped?(stream: string, reason: DropReason, records: number): void;
   /** Records deleted by retention after they were forwarded (or with no upstream configured). */
   expired?(stream: string, reason: DropReason, records: number): void;
+  /** The writer upgraded the data dir's log format in place (migrate.ts), at open. */
+  upgraded?(fromFormat: number, toFormat: number): void;
 }
 
 export interface LogOptions {

@@ -68,7 +68,9 @@ test('a format 2 log is upgraded by the writer, records, trims and cursors intac
   assert.throws(() => Log.openReadOnly(dataDir), (err: unknown) => err instanceof StreamMismatchError && /log format 2 .*start the broker of this version once/.test(err.message));
 
   const specs = [{ name: 'telemetry', partitions: 2 }, { name: 'alerts', partitions: 1 }];
-  let log = await Log.open({ dataDir, verify: 'full' }, specs);
+  const upgrades: Array<[number, number]> = [];
+  let log = await Log.open({ dataDir, verify: 'full', observer: { upgraded: (from, to) => upgrades.push([from, to]) } }, specs);
+  assert.deepEqual(upgrades, [[2, FORMAT_VERSION]]);
   // What the fixture's writer reported before it closed (test/fixtures/log-format-2/README.md).
   assert.deepEqual(log.partitionInfo('telemetry', 0), { partition: 0, startOffset: 50, endOffset: 60, records: 10, bytes: 430 });
   assert.deepEqual(log.partitionInfo('telemetry', 1), { partition: 1, startOffset: 5, endOffset: 5, records: 0, bytes: 0 });
@@ -85,7 +87,8 @@ test('a format 2 log is upgraded by the writer, records, trims and cursors intac
   assert.equal(storedFormat(store), FORMAT_VERSION);
   assert.equal(store.entryCount('records'), 10 + 3 + 2, 'the records table holds records only');
   store.close();
-  log = await Log.open({ dataDir, verify: 'full' }, specs);
+  log = await Log.open({ dataDir, verify: 'full', observer: { upgraded: (from, to) => upgrades.push([from, to]) } }, specs);
+  assert.equal(upgrades.length, 1, 'a format 3 log is not upgraded again');
   assert.equal(log.partitionInfo('telemetry', 1).endOffset, 6);
   const { startOffset, endOffset, bytes } = log.partitionInfo('telemetry', 0);
   assert.deepEqual([startOffset, endOffset], [50, 61]);
