@@ -49,24 +49,19 @@ export function recordKey(streamId: number, partition: number, offset: number, i
  * assigned by the log from 0 upward (2^53 is centuries away; `writeU64` guards everywhere else).
  */
 export function writeRecordKey(key: Buffer, streamId: number, partition: number, offset: number): Buffer {
-  key[0] = streamId >>> 24;
-  key[1] = streamId >>> 16;
-  key[2] = streamId >>> 8;
-  key[3] = streamId;
-  key[4] = partition >>> 24;
-  key[5] = partition >>> 16;
-  key[6] = partition >>> 8;
-  key[7] = partition;
-  const high = Math.floor(offset / TWO_32);
-  key[8] = high >>> 24;
-  key[9] = high >>> 16;
-  key[10] = high >>> 8;
-  key[11] = high;
-  key[12] = offset >>> 24;
-  key[13] = offset >>> 16;
-  key[14] = offset >>> 8;
-  key[15] = offset;
+  storeU32(key, 0, streamId);
+  storeU32(key, 4, partition);
+  storeU32(key, 8, Math.floor(offset / TWO_32));
+  storeU32(key, 12, offset);
   return key;
+}
+
+/** A big-endian u32 as four byte stores, for hot paths whose caller has checked the range. */
+export function storeU32(buf: Buffer, at: number, value: number): void {
+  buf[at] = value >>> 24;
+  buf[at + 1] = value >>> 16;
+  buf[at + 2] = value >>> 8;
+  buf[at + 3] = value;
 }
 
 export interface RecordKeyParts {

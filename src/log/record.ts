@@ -21,6 +21,7 @@
 import { RecordFormatError } from '../errors.js';
 import { Utf8Cache } from '../utf8-cache.js';
 import { crc32Range } from './crc32.js';
+import { storeU32 } from './keys.js';
 
 export const RECORD_VERSION_1 = 1;
 const HEADER_BYTES = 1 + 4 + 1 + 6 + 2 + 2 + 4;
@@ -76,7 +77,7 @@ export function encodeRecord(rec: RecordInput): Buffer {
   const low = rec.timestamp >>> 0;
   buf[6] = high >>> 8;
   buf[7] = high;
-  writeU32(buf, 8, low);
+  storeU32(buf, 8, low);
   buf[12] = topicBytes >>> 8;
   buf[13] = topicBytes;
   buf.set(topic, 14);
@@ -85,17 +86,10 @@ export function encodeRecord(rec: RecordInput): Buffer {
   buf[at + 1] = clientBytes;
   buf.set(clientId, at + 2);
   at += 2 + clientBytes;
-  writeU32(buf, at, payloadBytes);
+  storeU32(buf, at, payloadBytes);
   buf.set(rec.payload, at + 4);
-  writeU32(buf, 1, crc32Range(buf, BODY_START, buf.length));
+  storeU32(buf, 1, crc32Range(buf, BODY_START, buf.length));
   return buf;
-}
-
-function writeU32(buf: Buffer, at: number, value: number): void {
-  buf[at] = value >>> 24;
-  buf[at + 1] = value >>> 16;
-  buf[at + 2] = value >>> 8;
-  buf[at + 3] = value;
 }
 
 /**
