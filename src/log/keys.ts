@@ -35,8 +35,8 @@ export function readU64(buf: Buffer, at: number): number {
   return buf.readUInt32BE(at) * TWO_32 + buf.readUInt32BE(at + 4);
 }
 
-export function recordKey(streamId: number, partition: number, offset: number, into?: Buffer): Buffer {
-  const key = into ?? Buffer.allocUnsafe(16);
+export function recordKey(streamId: number, partition: number, offset: number): Buffer {
+  const key = Buffer.allocUnsafe(16);
   key.writeUInt32BE(streamId, 0);
   key.writeUInt32BE(partition, 4);
   writeU64(key, offset, 8);
