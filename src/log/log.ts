@@ -62,8 +62,8 @@ export class Log {
     try {
       const found = await upgradeFormat(store, opts.dataDir);
       if (found !== null && found !== FORMAT_VERSION) opts.observer?.upgraded?.(found, FORMAT_VERSION);
-      verifyLog(store, opts.verify);
       log.loadStreams();
+      verifyLog(store, opts.verify, [...log.streams.values()].flatMap((s) => s.partitions.map((p) => ({ stream: p.stream, streamId: p.streamId, index: p.index, ...p.state }))));
       await log.ensureStreams(specs);
     } catch (err) {
       store.close();
@@ -315,11 +315,10 @@ export class Log {
     for (const def of readStreamDefs(this.store)) {
       const partitions = Array.from({ length: def.partitions }, (_, index) => {
         const address = { stream: def.name, streamId: def.id, index };
-        return this.store.read((txn) => ({
-          ...address,
-          state: partitionStateIn(this.store, txn, address),
-          checkpointEnd: checkpointIn(this.store, txn, address).endOffset,
-        }));
+        return this.store.read((txn) => {
+          const checkpoint = checkpointIn(this.store, txn, address);
+          return { ...address, state: partitionStateIn(this.store, txn, address, checkpoint), checkpointEnd: checkpoint.endOffset };
+        });
       });
       this.streams.set(def.name, { spec: { name: def.name, partitions: def.partitions }, id: def.id, partitions });
     }

@@ -100,8 +100,7 @@ function storedEndOffset(store: Store, txn: Txn, part: PartitionAddress, checkpo
  * CHECKPOINT_RECORDS after a crash, none after a clean close). They must follow the checkpoint's end
  * without a gap; a gap is corruption, named.
  */
-export function partitionStateIn(store: Store, txn: Txn, part: PartitionAddress): PartitionState {
-  const checkpoint = checkpointIn(store, txn, part);
+export function partitionStateIn(store: Store, txn: Txn, part: PartitionAddress, checkpoint = checkpointIn(store, txn, part)): PartitionState {
   let { endOffset, bytes } = checkpoint;
   store.scan(txn, 'records', recordKey(part.streamId, part.index, endOffset), (key, value) => {
     const k = parseRecordKey(key);

@@ -2,8 +2,8 @@
  * Checks the log's invariants when the writer opens it, so a damaged log is refused with an error that
  * names the stream, partition and offset instead of being appended to.
  *
- * Each partition's state comes from its checkpoint and the records appended since (reader.ts), which
- * must follow the checkpoint's end without a gap.
+ * Each partition's state comes from its checkpoint and the records appended since, which must follow
+ * the checkpoint's end without a gap (reader.ts, checked as the writer loads the states it passes here).
  *
  * 'tail' (the default, cheap enough for a Pi booting with gigabytes of log):
  *   - each partition's first and last stored keys are its startOffset and endOffset - 1;
@@ -13,22 +13,17 @@
  * 'full' walks every record of every partition.
  */
 import { LogCorruptError } from '../errors.js';
-import { parseRecordKey, recordKey } from './keys.js';
-import { decodeAt, readPartitionState, readStreamDefs, where, type PartitionAddress } from './reader.js';
+import { parseRecordKey, recordKey, type PartitionState } from './keys.js';
+import { decodeAt, where, type PartitionAddress } from './reader.js';
 import type { Store } from './store.js';
 
 const TAIL_RECORDS = 1000;
 
-export function verifyLog(store: Store, mode: 'tail' | 'full'): void {
-  const parts: Array<PartitionAddress & { startOffset: number; endOffset: number }> = [];
-  for (const def of readStreamDefs(store)) {
-    for (let index = 0; index < def.partitions; index++) {
-      const address = { stream: def.name, streamId: def.id, index };
-      const state = readPartitionState(store, address);
-      if (state.startOffset > state.endOffset) {
-        throw new LogCorruptError(`${where(address, state.startOffset)}: start offset is past the end offset ${state.endOffset}`);
-      }
-      parts.push({ ...address, ...state });
+/** `parts`: every partition of the log with the state the writer loaded for it (reader.ts). */
+export function verifyLog(store: Store, mode: 'tail' | 'full', parts: Array<PartitionAddress & PartitionState>): void {
+  for (const p of parts) {
+    if (p.startOffset > p.endOffset) {
+      throw new LogCorruptError(`${where(p, p.startOffset)}: start offset is past the end offset ${p.endOffset}`);
     }
   }
   const expected = parts.reduce((n, p) => n + (p.endOffset - p.startOffset), 0);
