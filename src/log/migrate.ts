@@ -58,8 +58,9 @@ export function assertReadableFormat(store: Store, where: string): void {
 /** Moves every format 2 partition state from the records table to the partitions table. */
 function format2Moves(store: Store): WriteOp[] {
   const ops: WriteOp[] = [];
+  const defs = readStreamDefs(store);
   store.read((txn) => {
-    for (const def of readStreamDefs(store)) {
+    for (const def of defs) {
       for (let index = 0; index < def.partitions; index++) {
         const key = format2StateKey(def.id, index);
         const state = store.get(txn, 'records', key);
