@@ -68,10 +68,46 @@ export class LogClosedError extends TributaryError {
   readonly retriable = false;
 }
 
-/** An LMDB write transaction failed to commit. Retriable: the records were not acked. */
+/**
+ * An LMDB write transaction failed to commit. Retriable: the records were not acked. `reason` is the
+ * metric label: `io` (EIO from a write or a sync), `no-space` (ENOSPC), `other`.
+ */
 export class LogWriteError extends TributaryError {
   readonly code = 'LOG_WRITE';
   readonly retriable = true;
+  readonly reason: string;
+  constructor(message: string, options: ErrorOptions & { reason?: string } = {}) {
+    super(message, options);
+    this.reason = options.reason ?? 'other';
+  }
+}
+
+/**
+ * A write operation was refused before it joined a group commit: its key or value is outside what LMDB
+ * stores (key 1..511 bytes, value up to 4 GiB - 1). Only the item that carried it fails; `reason` is the
+ * metric label (`key-empty`, `key-too-long`, `value-too-large`, `lmdb-refused`).
+ */
+export class InvalidWriteError extends TributaryError {
+  readonly code = 'LOG_INVALID_WRITE';
+  readonly retriable = false;
+  constructor(
+    message: string,
+    readonly reason: string,
+    options: ErrorOptions = {},
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * The writer found one of the log's invariants broken where it is made (an append not at the partition
+ * end, an end or start moving backwards, negative byte counts, a cursor moving back, a trim past the
+ * upstream cursor that was not forced, LMDB disagreeing with what a commit should have left). The log
+ * stops taking writes and acks nothing more: carrying on could hand out an offset twice.
+ */
+export class LogInvariantError extends TributaryError {
+  readonly code = 'LOG_INVARIANT';
+  readonly retriable = false;
 }
 
 /** The storage limit leaves no room and nothing more can be dropped. */

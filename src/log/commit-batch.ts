@@ -5,6 +5,7 @@
  * state only once it is durable (log.ts). A partition's checkpoint (keys.ts) goes into the commit when
  * a trim moved its start, or when CHECKPOINT_RECORDS records were appended since the last one.
  */
+import { LogInvariantError } from '../errors.js';
 import { encodePartitionState, partitionKey, recordKey, writeRecordKey, type PartitionState } from './keys.js';
 import type { Trim } from './retention.js';
 import type { WriteBatch, WriteOp } from './store.js';
@@ -35,10 +36,14 @@ export interface StagedCommit {
   results: number[];
   /** Payload bytes of the appends. */
   payloadBytes: number;
+  /** How many items are appends. */
+  appends: number;
   /** The partition states after the commit, for the partitions it touches. */
   working: Map<PartitionRef, PartitionState>;
   /** The partitions whose checkpoint the commit writes. */
   checkpointed: PartitionRef[];
+  /** Per item: one past the index of its last operation in the batch (its operations end there). */
+  opEnds: Uint32Array;
 }
 
 /** Adds the commit of `items` to `batch` (empty); returns what the commit will have done once durable. */
@@ -51,7 +56,9 @@ export function stageCommit(items: Item[], batch: WriteBatch): StagedCommit {
     return s;
   };
   const results: number[] = new Array<number>(items.length);
+  const opEnds = new Uint32Array(items.length);
   let payloadBytes = 0;
+  let appends = 0;
   // One allocation for all record keys of the commit instead of one per record.
   const keys = new KeySlab(items.length);
   for (let i = 0; i < items.length; i++) {
@@ -62,11 +69,13 @@ export function stageCommit(items: Item[], batch: WriteBatch): StagedCommit {
       const offset = state.endOffset++;
       state.bytes += item.bytes;
       payloadBytes += item.payloadBytes;
+      appends++;
       batch.putRecord(writeRecordKey(keys.next(), item.part.streamId, item.part.index, offset), item.value);
       results[i] = offset;
     } else {
       results[i] = stage(item, stateOf, batch, trimmed);
     }
+    opEnds[i] = batch.ops.length;
   }
   const checkpointed: PartitionRef[] = [];
   for (const [part, state] of working) {
@@ -75,7 +84,7 @@ export function stageCommit(items: Item[], batch: WriteBatch): StagedCommit {
       checkpointed.push(part);
     }
   }
-  return { results, payloadBytes, working, checkpointed };
+  return { results, payloadBytes, appends, working, checkpointed, opEnds };
 }
 
 /** The put that records `state` as the partition's checkpoint. */
@@ -94,6 +103,9 @@ function stage(item: Exclude<Item, { kind: 'append' }>, stateOf: (p: PartitionRe
       const state = stateOf(trim.part);
       // A trim planned against an older start is stale (another trim got there first): skip it.
       if (state.startOffset !== trim.fromOffset) return 0;
+      if (trim.toOffset > state.endOffset || trim.bytes > state.bytes) {
+        throw new LogInvariantError(`${trim.part.stream}/${trim.part.index}: a trim to ${trim.toOffset} (${trim.bytes} bytes) passes the end ${state.endOffset} (${state.bytes} bytes)`);
+      }
       for (let o = trim.fromOffset; o < trim.toOffset; o++) {
         batch.add({ db: 'records', key: recordKey(trim.part.streamId, trim.part.index, o), value: null });
       }

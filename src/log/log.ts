@@ -8,6 +8,20 @@
  *   - startOffset only grows (retention), endOffset only grows (appends);
  *   - every stored value decodes as a known record version with a matching checksum.
  *
+ * A group commit that fails is never assumed to have written nothing (commit()): before another
+ * offset is handed out, the touched partitions are read back from LMDB and must hold either exactly the
+ * state before the commit (then the same group is retried, with backoff, for up to
+ * `commitFailureMaxMs`) or exactly the state after it. An operation LMDB would refuse on its own (a key
+ * over 511 bytes) is refused before it joins a group, failing only its own item. Anything else — a
+ * broken invariant, commits failing past the bound — *breaks* the log: every write from then on fails
+ * with that error and nothing more is acked (`observer.broken`); the process is expected to exit and
+ * reopen, which re-verifies the log (verify.ts).
+ *
+ * Asserted where they are made: an append's offset is its partition's end (the ends of a commit grow
+ * by exactly its appends); ends and starts only grow; byte counts are never negative; a cursor never
+ * moves back; a trim never passes the retention hold group's cursor unless it is a forced, counted
+ * drop (storage limit, disk pressure).
+ *
  * Concurrency: one writer process (LMDB's lock enforces it for write transactions; the Log adds a
  * single commit loop), any number of read-only processes (`Log.openReadOnly`). In the writer, every
  * method may be called from anywhere on the event loop; appends and cursor commits resolve only after
@@ -15,21 +29,28 @@
  */
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { LogClosedError, StreamMismatchError, UnknownStreamError, UsageError } from '../errors.js';
+import { errorMessage, InvalidWriteError, LogClosedError, LogInvariantError, LogWriteError, StreamMismatchError, UnknownStreamError, UsageError } from '../errors.js';
 import { CommitQueue } from './commit-queue.js';
-import { checkpointOp, stageCommit, settlePromise, type Item, type Settle } from './commit-batch.js';
+import { checkpointOp, stageCommit, settlePromise, type Item, type Settle, type StagedCommit } from './commit-batch.js';
+import { assertAdvance, reconcile, refusedItems } from './commit-check.js';
 import { processWriteBytes } from './disk-io.js';
 import { cursorKey, encodeOffset, readU64 } from './keys.js';
 import { FORMAT_VERSION, formatOp, upgradeFormat } from './migrate.js';
 import { encodeRecord, type LogRecord, type RecordInput } from './record.js';
 import { checkpointIn, LogReader, partitionStateIn, readRecords, readStreamDefs, type ReadLimits } from './reader.js';
-import { RetentionPlanner, type DropReason } from './retention.js';
-import { Store, type WriteOp } from './store.js';
+import { RetentionPlanner, type DropReason, type Trim } from './retention.js';
+import { Store, writeProblem, type WriteOp, type WriteOutcome } from './store.js';
 import { LOG_DEFAULTS, toInfo, type LogOptions, type PartitionInfo, type PartitionRef, type StreamInfo, type StreamRef, type StreamSpec } from './types.js';
 import { verifyLog } from './verify.js';
 export type { DropReason, Settle };
 
 const MIB = 1024 * 1024;
+/** Backoff between attempts at a failed group commit: doubling from the first to the largest. */
+const COMMIT_RETRY_FIRST_MS = 50;
+const COMMIT_RETRY_MAX_MS = 2_000;
+const NOTHING_REFUSED: WriteOutcome = Object.freeze({ refused: [] as number[] });
+/** A record key's length, to check a record value with `writeProblem` (the key is always 16 bytes). */
+const RECORD_KEY_PROBE = Buffer.alloc(16);
 
 export class Log {
   private readonly streams = new Map<string, StreamRef>();
@@ -37,6 +58,8 @@ export class Log {
   private readonly retention: RetentionPlanner;
   private retentionTimer: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
+  /** Set once the log is broken (see the class comment): every later write fails with it. */
+  private broken: Error | null = null;
   private payloadBytesAppended = 0;
   private pressureLimitBytes: number | null = null;
   private readonly writeBytesAtOpen: number | null = processWriteBytes();
@@ -95,6 +118,8 @@ export class Log {
     try {
       this.assertOpen();
       const value = encodeRecord(input);
+      const problem = writeProblem(RECORD_KEY_PROBE, value);
+      if (problem) throw this.invalid(problem);
       item = { kind: 'append', part: this.partition(stream, partition), value, payloadBytes: input.payload.length, bytes: value.length, settle };
     } catch (err) {
       settle(err as Error, -1);
@@ -130,12 +155,20 @@ export class Log {
     if (!Number.isSafeInteger(nextOffset) || nextOffset < 0 || nextOffset > part.state.endOffset) {
       throw new UsageError(`cursor ${group} for ${stream}/${partition}: offset ${nextOffset} is outside 0..${part.state.endOffset}`);
     }
+    const current = this.cursor(group, stream, partition);
+    if (current !== null && nextOffset < current) {
+      throw new LogInvariantError(`cursor ${group} for ${stream}/${partition} would move back from ${current} to ${nextOffset}`);
+    }
     await this.writeOps([{ db: 'cursors', key: cursorKey(group, stream, partition), value: encodeOffset(nextOffset) }]);
   }
 
   /** Writes ops in the next group commit; `apply` runs once they are durable. */
   private async writeOps(ops: WriteOp[], apply: () => void = () => undefined): Promise<void> {
     this.assertOpen();
+    for (const op of ops) {
+      const problem = writeProblem(op.key, op.value);
+      if (problem) throw this.invalid(problem);
+    }
     if (!this.queue.hasSpace()) await this.queue.waitForSpace();
     const bytes = ops.reduce((n, op) => n + op.key.length + (op.value?.length ?? 0), 0);
     await new Promise<number>((resolve, reject) => this.queue.push({ kind: 'ops', ops, apply, bytes, settle: settlePromise(resolve, reject) }));
@@ -148,6 +181,7 @@ export class Log {
   async runRetention(now = Date.now()): Promise<number> {
     const streams = [...this.streams.values()].map((s) => ({ spec: s.spec, partitions: s.partitions }));
     const trims = this.retention.plan(streams, now, this.pressureLimitBytes);
+    for (const trim of trims) this.assertTrimHeld(trim);
     await Promise.all(trims.map((trim) => new Promise<number>((resolve, reject) => this.queue.push({ kind: 'trim', trim, bytes: 0, settle: settlePromise(resolve, reject) }))));
     return trims.reduce((n, t) => n + (t.toOffset - t.fromOffset), 0);
   }
@@ -264,35 +298,121 @@ export class Log {
   /**
    * Commits one group; resolves once it is durable, with the settling of its items still to do, which
    * the queue runs after it has started the next group (commit-queue.ts). Everything the next group's
-   * staging reads (partition states) is updated here first.
+   * staging reads (partition states) is updated here first. A failed transaction is reconciled with
+   * what LMDB holds and retried, or breaks the log (class comment).
    */
   private async commit(items: Item[]): Promise<() => void> {
-    const started = performance.now();
-    const batch = this.store.batch();
-    const { results, payloadBytes, working, checkpointed } = stageCommit(items, batch);
-    try {
-      await this.store.write(batch);
-    } catch (err) {
-      const error = err as Error;
-      this.options.observer?.commitFailed?.(error);
-      return () => {
-        for (const item of items) item.settle(error, -1);
-      };
+    let failingSince: number | null = null;
+    for (let attempt = 0; ; attempt++) {
+      if (this.broken) return failAll(items, this.broken);
+      const started = performance.now();
+      const batch = this.store.batch();
+      let staged: StagedCommit;
+      try {
+        staged = stageCommit(items, batch);
+      } catch (err) {
+        return this.breakWith(err, items);
+      }
+      let outcome: WriteOutcome = NOTHING_REFUSED;
+      try {
+        outcome = await this.store.write(batch);
+      } catch (err) {
+        const error = err instanceof LogWriteError ? err : new LogWriteError(errorMessage(err), { cause: err });
+        failingSince ??= started;
+        const failingForMs = performance.now() - failingSince;
+        this.options.observer?.commitFailed?.(error, failingForMs);
+        let landed: boolean;
+        try {
+          // Retrying is safe when nothing of the group is in LMDB (or the group moved no partition:
+          // its other writes are puts and deletes that may be applied twice).
+          landed = !reconcile(this.store, staged.working).before;
+        } catch (mismatch) {
+          return this.breakWith(mismatch, items);
+        }
+        if (!landed) {
+          if (failingForMs >= this.options.commitFailureMaxMs) {
+            return this.breakWith(new LogWriteError(`log commits have failed for ${Math.round(failingForMs)} ms (last: ${error.message})`, { cause: error, reason: error.reason }), items);
+          }
+          await sleep(Math.min(COMMIT_RETRY_MAX_MS, COMMIT_RETRY_FIRST_MS * 2 ** attempt));
+          continue;
+        }
+        // LMDB reported a failure but holds exactly what the commit should have left: it is durable.
+      }
+      return this.committed(items, staged, outcome, started);
     }
-    let appends = 0;
+  }
+
+  /** The group's transaction is durable: adopt its states, settle its items (the refused ones fail). */
+  private committed(items: Item[], staged: StagedCommit, outcome: WriteOutcome, started: number): () => void {
+    const { results, payloadBytes, appends, working, checkpointed, opEnds } = staged;
+    let refused: Set<number> | null = null;
+    if (outcome.refused.length > 0) {
+      try {
+        refused = refusedItems(items, opEnds, outcome.refused);
+        // No record put or delete was refused (refusedItems throws then), so LMDB must now hold exactly
+        // the staged partition states.
+        if (!reconcile(this.store, working).after) throw new LogInvariantError('a commit with refused operations left its partitions as they were before it');
+      } catch (err) {
+        return this.breakWith(err, items);
+      }
+    }
+    try {
+      let grown = 0;
+      for (const [part, state] of working) {
+        assertAdvance(part, part.state, state);
+        grown += state.endOffset - part.state.endOffset;
+      }
+      if (grown !== appends) throw new LogInvariantError(`a commit of ${appends} appends moved partition ends by ${grown}: an offset was skipped or handed out twice`);
+    } catch (err) {
+      return this.breakWith(err, items);
+    }
     for (const [part, state] of working) part.state = state;
     for (const part of checkpointed) part.checkpointEnd = part.state.endOffset;
     this.payloadBytesAppended += payloadBytes;
-    for (const item of items) {
-      if (item.kind === 'append') appends++;
-      else if (item.kind === 'ops') item.apply();
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as Item;
+      if (item.kind === 'append' || refused?.has(i)) continue;
+      if (item.kind === 'ops') item.apply();
       else this.retention.committed(item.trim, this.options.observer);
     }
     const committedMs = performance.now() - started;
     return () => {
-      for (let i = 0; i < items.length; i++) (items[i] as Item).settle(null, results[i] as number);
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i] as Item;
+        if (refused?.has(i)) item.settle(this.invalid(new InvalidWriteError('LMDB refused the size of a key or value', 'lmdb-refused')), -1);
+        else item.settle(null, results[i] as number);
+      }
       this.options.observer?.commit?.(committedMs, appends);
     };
+  }
+
+  /** Breaks the log (class comment) and fails `items`. */
+  private breakWith(err: unknown, items: Item[]): () => void {
+    const error = err instanceof Error ? err : new LogInvariantError(String(err));
+    if (this.broken === null) {
+      this.broken = error;
+      this.options.observer?.broken?.(error);
+    }
+    return failAll(items, this.broken);
+  }
+
+  /** Counts an operation refused before staging and returns its error. */
+  private invalid(err: InvalidWriteError): InvalidWriteError {
+    this.options.observer?.invalidWrite?.(err.reason);
+    return err;
+  }
+
+  /** A trim of records the hold group has not consumed must be a forced drop, and counted as one. */
+  private assertTrimHeld(trim: Trim): void {
+    const group = this.options.retentionHoldGroup;
+    const hold = group === null ? null : this.cursor(group, trim.part.stream, trim.part.index) ?? trim.part.state.startOffset;
+    const unforwarded = hold === null ? 0 : Math.max(0, trim.toOffset - Math.max(trim.fromOffset, hold));
+    const forced = trim.reason === 'storage.maxBytes' || trim.reason === 'disk.free';
+    if ((unforwarded > 0 && !forced) || (hold !== null && unforwarded !== trim.unforwarded)) {
+      throw new LogInvariantError(
+        `${trim.part.stream}/${trim.part.index}: a ${trim.reason} trim of ${trim.fromOffset}..${trim.toOffset} passes the ${group} cursor at ${hold} (${unforwarded} records unforwarded, ${trim.unforwarded} counted)`,
+      );
+    }
   }
 
   /**
@@ -301,10 +421,11 @@ export class Log {
    * records since the last checkpoint instead.
    */
   private async writeCheckpoints(): Promise<void> {
+    if (this.broken) return;
     const parts = [...this.streams.values()].flatMap((s) => s.partitions).filter((p) => p.state.endOffset !== p.checkpointEnd);
     if (parts.length === 0) return;
     try {
-      await this.store.write(parts.map((p) => checkpointOp(p, p.state)));
+      await this.store.writeAll(parts.map((p) => checkpointOp(p, p.state)));
       for (const p of parts) p.checkpointEnd = p.state.endOffset;
     } catch (err) {
       this.options.observer?.commitFailed?.(err as Error);
@@ -344,7 +465,7 @@ export class Log {
       ops.push({ db: 'streams', key: Buffer.from(spec.name, 'utf8'), value: Buffer.from(JSON.stringify({ id, partitions: spec.partitions })) });
       for (const p of partitions) ops.push(checkpointOp(p, p.state));
     }
-    await this.store.write(ops);
+    await this.store.writeAll(ops);
   }
 
   private scheduleRetention(): void {
@@ -359,6 +480,7 @@ export class Log {
   }
 
   private assertOpen(): void {
+    if (this.broken) throw this.broken;
     if (this.closing) throw new LogClosedError('the log is closed');
   }
 
@@ -383,4 +505,14 @@ export function logPath(dataDir: string): string {
 function defaultMapSize(storageMaxBytes: number): number {
   // LMDB pages carry overhead beyond the record bytes we count; 2x leaves room before the first grow.
   return storageMaxBytes > 0 ? Math.max(64 * MIB, storageMaxBytes * 2) : 1024 * MIB;
+}
+
+function failAll(items: Item[], err: Error): () => void {
+  return () => {
+    for (const item of items) item.settle(err, -1);
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

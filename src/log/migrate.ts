@@ -40,7 +40,7 @@ export async function upgradeFormat(store: Store, where: string): Promise<number
   const found = storedFormat(store);
   if (found === null || found === FORMAT_VERSION) return found;
   if (found !== 2) throw new StreamMismatchError(`log format ${found} in ${where} is not supported (this version upgrades format 2 and writes ${FORMAT_VERSION})`);
-  await store.write([...format2Moves(store), formatOp()]);
+  await store.writeAll([...format2Moves(store), formatOp()]);
   return found;
 }
 

@@ -15,7 +15,7 @@
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import type * as Lmdb from 'node-lmdb';
-import { LogWriteError, StorageFullError } from '../errors.js';
+import { InvalidWriteError, LogWriteError, StorageFullError } from '../errors.js';
 
 const lmdb = createRequire(import.meta.url)('node-lmdb') as typeof Lmdb;
 
@@ -30,6 +30,28 @@ export interface WriteOp {
   key: Buffer;
   /** null deletes the key. */
   value: Buffer | null;
+}
+
+/** LMDB's largest key (MDB_MAXKEYSIZE as node-lmdb builds it); keys are 1..KEY_BYTES_MAX bytes. */
+export const KEY_BYTES_MAX = 511;
+/** LMDB's largest value (MAXDATASIZE). */
+export const VALUE_BYTES_MAX = 0xffff_ffff;
+
+/**
+ * Why LMDB would refuse `key`/`value` (node-lmdb's batchWrite refuses such an operation alone and still
+ * commits the rest of the batch), or null when it stores them. Checked before an operation joins a
+ * group commit, so a bad one fails only its own item.
+ */
+export function writeProblem(key: Buffer, value: Buffer | null): InvalidWriteError | null {
+  if (key.length === 0) return new InvalidWriteError('LMDB key is empty', 'key-empty');
+  if (key.length > KEY_BYTES_MAX) return new InvalidWriteError(`LMDB key of ${key.length} bytes; the limit is ${KEY_BYTES_MAX}`, 'key-too-long');
+  if (value !== null && value.length > VALUE_BYTES_MAX) return new InvalidWriteError(`LMDB value of ${value.length} bytes; the limit is ${VALUE_BYTES_MAX}`, 'value-too-large');
+  return null;
+}
+
+/** What a committed write left out: the indices of operations LMDB refused alone (MDB_BAD_VALSIZE). */
+export interface WriteOutcome {
+  refused: number[];
 }
 
 export interface StoreOptions {
@@ -148,8 +170,12 @@ export class Store {
     return new WriteBatch(this.dbi('records'), (name) => this.dbi(name));
   }
 
-  /** Commits `ops` in one durable transaction on a worker thread. Grows the map on MAP_FULL. */
-  async write(ops: WriteOp[] | WriteBatch): Promise<void> {
+  /**
+   * Commits `ops` in one durable transaction on a worker thread. Grows the map on MAP_FULL. Resolves
+   * once committed and synced, with the operations LMDB refused one by one (the rest were committed);
+   * rejects with a LogWriteError when the transaction as a whole failed (LMDB then aborted it).
+   */
+  async write(ops: WriteOp[] | WriteBatch): Promise<WriteOutcome> {
     if (this.options.readOnly) throw new LogWriteError('the log is open read-only');
     let batch: WriteBatch;
     if (ops instanceof WriteBatch) {
@@ -160,13 +186,21 @@ export class Store {
     }
     for (;;) {
       try {
-        await this.batchWrite(batch.ops);
-        return;
+        return await this.batchWrite(batch.ops);
       } catch (err) {
-        if (!isMapFull(err)) throw new LogWriteError(`LMDB commit failed: ${(err as Error).message}`, { cause: err });
+        if (!isMapFull(err)) {
+          const message = (err as Error).message;
+          throw new LogWriteError(`LMDB commit failed: ${message}`, { cause: err, reason: failureReason(message) });
+        }
         this.grow();
       }
     }
+  }
+
+  /** `write` for fixed-layout writes (checkpoints, stream definitions, the format key): none may be refused. */
+  async writeAll(ops: WriteOp[]): Promise<void> {
+    const { refused } = await this.write(ops);
+    if (refused.length > 0) throw new LogWriteError(`LMDB refused ${refused.length} of ${ops.length} fixed-layout writes (first: #${refused[0]})`);
   }
 
   /** Bytes the data file takes on disk (sparse regions not counted). */
@@ -186,14 +220,14 @@ export class Store {
     this.env.close();
   }
 
-  private batchWrite(batch: Lmdb.BatchOperationArray[]): Promise<void> {
+  private batchWrite(batch: Lmdb.BatchOperationArray[]): Promise<WriteOutcome> {
     return new Promise((resolve, reject) => {
       this.env.batchWrite(batch, KEY_OPTS, (err, results) => {
         if (err) return reject(err);
-        // 3 is MDB_BAD_VALSIZE, which node-lmdb reports per operation instead of failing the batch.
-        const bad = results.findIndex((r) => Number(r) === 3);
-        if (bad >= 0) return reject(new Error(`LMDB refused the size of key or value #${bad}`));
-        resolve();
+        // 3 is MDB_BAD_VALSIZE, which node-lmdb reports per operation and commits the others.
+        const refused: number[] = [];
+        for (let i = 0; i < results.length; i++) if (Number(results[i]) === 3) refused.push(i);
+        resolve({ refused });
       });
     });
   }
@@ -247,6 +281,20 @@ export class WriteBatch {
     const dbi = op.db === 'records' ? this.records : this.dbiOf(op.db);
     this.ops.push(op.value === null ? [dbi, op.key] : [dbi, op.key, op.value]);
   }
+}
+
+/**
+ * node-lmdb reports a failed transaction only as mdb_strerror's text (an errno's strerror, or an MDB_*
+ * name), so this one table turns that text into the failure's reason; nothing else reads the message.
+ */
+const FAILURE_REASONS: Array<[RegExp, string]> = [
+  [/Input\/output error|EIO/, 'io'],
+  [/No space left on device|ENOSPC|Disk quota exceeded/, 'no-space'],
+];
+
+function failureReason(message: string): string {
+  for (const [pattern, reason] of FAILURE_REASONS) if (pattern.test(message)) return reason;
+  return 'other';
 }
 
 function isMapFull(err: unknown): boolean {

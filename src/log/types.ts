@@ -15,7 +15,12 @@ export interface StreamSpec {
 
 export interface LogObserver {
   commit?(durationMs: number, records: number): void;
-  commitFailed?(err: Error): void;
+  /** A group commit failed and will be retried; `failingForMs` since the first failed attempt. */
+  commitFailed?(err: Error, failingForMs?: number): void;
+  /** A write was refused before it joined a commit (InvalidWriteError's reason). */
+  invalidWrite?(reason: string): void;
+  /** The log is broken (log.ts): it takes no more writes and acks nothing; the process should restart. */
+  broken?(err: Error): void;
   /** Records deleted before the hold group had passed them: data that never left the gateway. */
   dropped?(stream: string, reason: DropReason, records: number): void;
   /** Records deleted by retention after they were forwarded (or with no upstream configured). */
@@ -41,6 +46,8 @@ export interface LogOptions {
   retentionBatchRecords: number;
   /** 'tail' checks ends, counts and the last records of every partition; 'full' walks everything. */
   verify: 'tail' | 'full';
+  /** How long a failing group commit is retried before the log breaks (acks nothing more). */
+  commitFailureMaxMs: number;
   observer?: LogObserver;
 }
 
@@ -53,6 +60,7 @@ export const LOG_DEFAULTS: Omit<LogOptions, 'dataDir'> = {
   retentionIntervalMs: 1000,
   retentionBatchRecords: 5000,
   verify: 'tail',
+  commitFailureMaxMs: 30_000,
 };
 
 export interface PartitionInfo {
