@@ -22,6 +22,7 @@ export interface Appender {
 }
 
 export interface PublishLike {
+  cmd?: string;
   topic: string;
   payload: Buffer | string;
   qos: number;
@@ -43,6 +44,11 @@ export interface AppendDeps {
   maxPayloadBytes: number;
   onIngest(stream: string, payloadBytes: number): void;
   onReject(clientId: string, err: PublishRejectedError): void;
+  /**
+   * For a QoS 1 PUBLISH from a client, run after its record is durable and before aedes acks it: the
+   * broker's own publish (retained store, offline queues), done once that is durable (publish-first.ts).
+   */
+  beforeAck?(packet: PublishLike, client: ClientLike, done: (err?: Error | null) => void): void;
 }
 
 const SYS_PREFIX = '$SYS';
@@ -101,13 +107,18 @@ export function createAuthorizePublish(deps: AppendDeps, inFlight: InFlight) {
       return done(new Error(`routing ${packet.topic}: ${errorMessage(err)}`, { cause: err }));
     }
     const input: RecordInput = { timestamp: Date.now(), topic: packet.topic, qos: packet.qos as QoS, retain: packet.retain === true, clientId, payload };
-    gate?.hold();
-    inFlight.begin();
-    deps.log.appendThen(route.stream, route.partition, input, (err) => {
-      if (err === null) deps.onIngest(route.stream, payload.length);
+    const finish = (err: Error | null = null): void => {
       gate?.release();
       inFlight.end();
       done(err);
+    };
+    gate?.hold();
+    inFlight.begin();
+    deps.log.appendThen(route.stream, route.partition, input, (err) => {
+      if (err !== null) return finish(err);
+      deps.onIngest(route.stream, payload.length);
+      if (client !== null && packet.cmd === 'publish' && packet.qos === 1 && deps.beforeAck) deps.beforeAck(packet, client, finish);
+      else finish();
     });
   };
 }

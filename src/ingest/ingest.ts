@@ -24,6 +24,7 @@ import { createAuthorizePublish, InFlight } from './append.js';
 import { GatedConnection, type ClientSocket, type ViolationReason } from './connection.js';
 import { startListener, type BoundListener } from './listeners.js';
 import { LogPersistence } from './persistence.js';
+import { PublishFirst } from './publish-first.js';
 
 export interface IngestOptions {
   config: Config;
@@ -63,6 +64,7 @@ export function createIngest(options: IngestOptions): Ingest {
   const connections = new Set<GatedConnection>();
   const listeners: BoundListener[] = [];
   let aedes: Aedes | null = null;
+  let publishFirst: PublishFirst | null = null;
   let closing: Promise<void> | null = null;
 
   function reject(clientId: string | null, reason: string, detail: string): void {
@@ -78,6 +80,7 @@ export function createIngest(options: IngestOptions): Ingest {
       maxPayloadBytes: config.mqtt.maxPayloadBytes,
       onIngest: (stream, bytes) => metrics.recordIngest(stream, 1, bytes),
       onReject: (clientId, err) => reject(clientId, err.reason, err.message),
+      beforeAck: (packet, client, done) => (publishFirst === null ? done(null) : publishFirst.run(packet, client, done)),
     },
     inFlight,
   );
@@ -131,6 +134,7 @@ export function createIngest(options: IngestOptions): Ingest {
 
   async function start(): Promise<BoundPort[]> {
     aedes = await Aedes.createBroker({ persistence, authorizePublish, preConnect, authenticate, drainTimeout: 0, connectTimeout: 10_000 });
+    publishFirst = new PublishFirst(aedes);
     aedes.on('clientError', onClientError);
     aedes.on('connectionError', onClientError);
     // aedes emits 'error' when its persistence fails while queueing for offline clients; its typings omit it.

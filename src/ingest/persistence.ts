@@ -7,7 +7,9 @@
  * (so reads are as fast and behave identically), and every change is written through to LMDB. A method
  * that changes state resolves only after its LMDB write is committed and synced, so whatever aedes
  * acknowledges after awaiting it (SUBACK, PUBREC, CONNACK) survives a crash. At start, `setup` rebuilds
- * the memory from LMDB. The key and value layout is in state-codec.ts.
+ * the memory from LMDB, upgrading state layout 1 in place first (one transaction). The key and value
+ * layout is in state-codec.ts: keys hold ids of names, never the names, so every legal topic and
+ * client id (up to 65,535 bytes) is storable.
  *
  * Concurrency: single-threaded. Memory is updated synchronously when a method is called, so a later
  * call sees an earlier one even before it is durable; writes reach LMDB in call order (the log's
@@ -17,21 +19,32 @@ import { Readable } from 'node:stream';
 import aedesPacket from 'aedes-packet';
 import qlobber from 'qlobber';
 import QlobberSub from 'qlobber/aedes/qlobber-sub.js';
+import { LogCorruptError } from '../errors.js';
 import {
-  decodePacket,
-  encodePacket,
+  decodeEntry,
+  decodePacketBody,
+  encodeEntry,
+  encodePacketEntry,
   incomingKey,
+  KeySpace,
   kindPrefix,
   outgoingKey,
-  parseClientKey,
+  parseKey,
   retainedKey,
+  STATE_LAYOUT,
   subKey,
+  subName,
+  VERSION_KEY,
   willKey,
+  type Digest,
+  type StateKind,
   type StoredPacket,
 } from './state-codec.js';
+import { readLayout1, type Layout1State } from './state-migrate.js';
 
 /** The part of the Log this needs: its state table. */
 export interface StateTable {
+  stateGet(key: Buffer): Buffer | null;
   stateScan(prefix: Buffer): Array<[Buffer, Buffer]>;
   writeStates(entries: Array<[Buffer, Buffer | null]>): Promise<void>;
 }
@@ -70,17 +83,27 @@ export class LogPersistence {
   private readonly outgoing = new Map<string, QueuedPacket[]>();
   private readonly incoming = new Map<string, Map<number, StoredPacket>>();
   private readonly wills = new Map<string, StoredPacket>();
+  private readonly ids: Record<StateKind, KeySpace>;
   private nextSeq = 0;
   private destroyed = false;
 
   constructor(
     private readonly table: StateTable,
     private readonly onDestroy: () => Promise<void> = async () => undefined,
-  ) {}
+    digest?: Digest,
+  ) {
+    const space = (kind: StateKind) => new KeySpace(kind, digest);
+    this.ids = { r: space('r'), s: space('s'), o: space('o'), i: space('i'), w: space('w') };
+  }
 
   // aedes checks `setup.constructor.name === 'AsyncFunction'`: keep it a real async method.
   async setup(broker: BrokerRef): Promise<void> {
     this.broker = broker;
+    const version = this.table.stateGet(VERSION_KEY);
+    if (version === null) return this.upgrade(readLayout1(this.table));
+    if (version.length !== 1 || version.readUInt8(0) !== STATE_LAYOUT) {
+      throw new LogCorruptError(`MQTT state layout ${version.length === 1 ? version.readUInt8(0) : version.toString('hex')} is not this broker's (${STATE_LAYOUT})`);
+    }
     this.load();
   }
 
@@ -91,11 +114,13 @@ export class LogPersistence {
     const topic = String(packet.topic);
     // [MQTT-3.3.1-10] [MQTT-3.3.1-11]: a retained message with an empty payload clears the topic.
     if (payloadLength(packet) === 0) {
-      this.retained.delete(topic);
-      await this.table.writeStates([[retainedKey(topic), null]]);
+      if (!this.retained.delete(topic)) return;
+      const key = retainedKey(this.ids.r.idOf(topic));
+      this.ids.r.release(topic);
+      await this.table.writeStates([[key, null]]);
     } else {
       this.retained.set(topic, packet);
-      await this.table.writeStates([[retainedKey(topic), encodePacket(packet)]]);
+      await this.table.writeStates([[retainedKey(this.ids.r.idOf(topic)), encodePacketEntry({ client: '', topic }, packet)]]);
     }
   }
 
@@ -124,7 +149,7 @@ export class LogPersistence {
       if (sub.subscriptionIdentifier !== undefined) record.subscriptionIdentifier = sub.subscriptionIdentifier;
       this.indexSub(client.id, sub.topic, record, stored.get(sub.topic));
       stored.set(sub.topic, record);
-      writes.push([subKey(client.id, sub.topic), Buffer.from(JSON.stringify(record), 'utf8')]);
+      writes.push([subKey(this.ids.s.idOf(subName(client.id, sub.topic))), encodeEntry({ client: client.id, topic: sub.topic }, Buffer.from(JSON.stringify(record), 'utf8'))]);
     }
     await this.table.writeStates(writes);
   }
@@ -138,7 +163,7 @@ export class LogPersistence {
       if (sub === undefined) continue;
       if (sub.qos > 0) this.trie.remove(topic, { clientId: client.id, topic });
       stored.delete(topic);
-      writes.push([subKey(client.id, topic), null]);
+      writes.push([this.releaseSub(client.id, topic), null]);
     }
     if (stored.size === 0) this.subscriptions.delete(client.id);
     if (writes.length > 0) await this.table.writeStates(writes);
@@ -163,7 +188,7 @@ export class LogPersistence {
     if (stored === undefined) return;
     for (const [topic, sub] of stored) if (sub.qos > 0) this.trie.remove(topic, { clientId: client.id, topic });
     this.subscriptions.delete(client.id);
-    await this.table.writeStates([...stored.keys()].map((topic) => [subKey(client.id, topic), null]));
+    await this.table.writeStates([...stored.keys()].map((topic) => [this.releaseSub(client.id, topic), null]));
   }
 
   getClientList(topic: string): Readable {
@@ -187,7 +212,7 @@ export class LogPersistence {
     for (const sub of subs) {
       const queued: QueuedPacket = { seq: this.nextSeq++, packet: new Packet(packet) };
       this.queueOf(sub.clientId).push(queued);
-      writes.push([outgoingKey(sub.clientId, queued.seq), encodePacket(queued.packet)]);
+      writes.push(this.queuedWrite(sub.clientId, queued));
     }
     await this.table.writeStates(writes);
   }
@@ -219,8 +244,12 @@ export class LogPersistence {
     const queued = queue[i];
     if (queued === undefined) return undefined;
     queue.splice(i, 1);
-    if (queue.length === 0) this.outgoing.delete(client.id);
-    await this.table.writeStates([[outgoingKey(client.id, queued.seq), null]]);
+    const key = outgoingKey(this.ids.o.idOf(client.id), queued.seq);
+    if (queue.length === 0) {
+      this.outgoing.delete(client.id);
+      this.ids.o.release(client.id);
+    }
+    await this.table.writeStates([[key, null]]);
     return queued.packet;
   }
 
@@ -238,7 +267,7 @@ export class LogPersistence {
     let byId = this.incoming.get(client.id);
     if (byId === undefined) this.incoming.set(client.id, (byId = new Map()));
     byId.set(messageId, stored);
-    await this.table.writeStates([[incomingKey(client.id, messageId), encodePacket(stored)]]);
+    await this.table.writeStates([[incomingKey(this.ids.i.idOf(client.id), messageId), encodePacketEntry({ client: client.id, topic: '' }, stored)]]);
   }
 
   async incomingGetPacket(client: ClientRef, packet: { messageId?: number | undefined }): Promise<StoredPacket> {
@@ -256,15 +285,21 @@ export class LogPersistence {
     const messageId = Number(packet.messageId);
     const byId = this.incoming.get(client.id);
     if (byId === undefined || !byId.delete(messageId)) throw new Error('no such packet');
-    if (byId.size === 0) this.incoming.delete(client.id);
-    await this.table.writeStates([[incomingKey(client.id, messageId), null]]);
+    const key = incomingKey(this.ids.i.idOf(client.id), messageId);
+    if (byId.size === 0) {
+      this.incoming.delete(client.id);
+      this.ids.i.release(client.id);
+    }
+    await this.table.writeStates([[key, null]]);
   }
 
   async cleanIncoming(client: ClientRef): Promise<void> {
     const byId = this.incoming.get(client.id);
     if (byId === undefined) return;
     this.incoming.delete(client.id);
-    await this.table.writeStates([...byId.keys()].map((id) => [incomingKey(client.id, id), null]));
+    const clientKeyId = this.ids.i.idOf(client.id);
+    this.ids.i.release(client.id);
+    await this.table.writeStates([...byId.keys()].map((id) => [incomingKey(clientKeyId, id), null]));
   }
 
   // ---- wills -----------------------------------------------------------------------------------
@@ -274,7 +309,7 @@ export class LogPersistence {
     packet.brokerId = this.brokerId();
     packet.clientId = client.id;
     this.wills.set(client.id, packet);
-    await this.table.writeStates([[willKey(client.id), encodePacket(packet)]]);
+    await this.table.writeStates([[willKey(this.ids.w.idOf(client.id)), encodePacketEntry({ client: client.id, topic: '' }, packet)]]);
   }
 
   async getWill(client: ClientRef): Promise<StoredPacket | undefined> {
@@ -285,7 +320,9 @@ export class LogPersistence {
     const will = this.wills.get(client.id);
     if (will === undefined) return undefined;
     this.wills.delete(client.id);
-    await this.table.writeStates([[willKey(client.id), null]]);
+    const key = willKey(this.ids.w.idOf(client.id));
+    this.ids.w.release(client.id);
+    await this.table.writeStates([[key, null]]);
     return will;
   }
 
@@ -330,36 +367,102 @@ export class LogPersistence {
   }
 
   private async persistQueued(clientId: string, queued: QueuedPacket): Promise<void> {
-    await this.table.writeStates([[outgoingKey(clientId, queued.seq), encodePacket(queued.packet)]]);
+    await this.table.writeStates([this.queuedWrite(clientId, queued)]);
   }
 
-  /** Rebuilds every in-memory structure from the state table. */
+  private queuedWrite(clientId: string, queued: QueuedPacket): [Buffer, Buffer] {
+    return [outgoingKey(this.ids.o.idOf(clientId), queued.seq), encodePacketEntry({ client: clientId, topic: '' }, queued.packet)];
+  }
+
+  /** The key of a subscription being deleted; its id is free again. */
+  private releaseSub(clientId: string, topic: string): Buffer {
+    const name = subName(clientId, topic);
+    const key = subKey(this.ids.s.idOf(name));
+    this.ids.s.release(name);
+    return key;
+  }
+
+  /** Rebuilds every in-memory structure from the state table (layout 2). */
   private load(): void {
-    for (const [key, value] of this.table.stateScan(kindPrefix('r'))) {
-      this.retained.set(key.toString('utf8', kindPrefix('r').length), decodePacket(value));
+    this.scan('r', (id, names, body) => {
+      this.ids.r.adopt(names.topic, id);
+      this.retained.set(names.topic, decodePacketBody(body));
+    });
+    this.scan('s', (id, { client, topic }, body) => {
+      this.ids.s.adopt(subName(client, topic), id);
+      this.restoreSub(client, topic, JSON.parse(body.toString('utf8')) as SubscriptionRecord);
+    });
+    this.scan('o', (id, { client }, body, rest) => {
+      this.ids.o.adopt(client, id);
+      this.restoreQueued(client, Number(rest.readBigUInt64BE(0)), decodePacketBody(body));
+    });
+    this.scan('i', (id, { client }, body, rest) => {
+      this.ids.i.adopt(client, id);
+      this.restoreIncoming(client, rest.readUInt16BE(0), decodePacketBody(body));
+    });
+    this.scan('w', (id, { client }, body) => {
+      this.ids.w.adopt(client, id);
+      this.wills.set(client, decodePacketBody(body));
+    });
+  }
+
+  private scan(kind: StateKind, visit: (id: Buffer, names: { client: string; topic: string }, body: Buffer, rest: Buffer) => void): void {
+    for (const [key, value] of this.table.stateScan(kindPrefix(kind))) {
+      const { id, rest } = parseKey(kind, key);
+      const { names, body } = decodeEntry(value);
+      visit(id, names, body, rest);
     }
-    for (const [key, value] of this.table.stateScan(kindPrefix('s'))) {
-      const { clientId, rest } = parseClientKey(key);
-      const record = JSON.parse(value.toString('utf8')) as SubscriptionRecord;
-      const topic = rest.toString('utf8');
-      this.indexSub(clientId, topic, record, undefined);
-      this.clientSubs(clientId, true).set(topic, record);
+  }
+
+  /**
+   * Rebuilds memory from layout 1 and rewrites it as layout 2 in one transaction: the old keys deleted,
+   * the new ones and the version key put. A crash before it commits leaves layout 1, upgraded at the
+   * next start.
+   */
+  private async upgrade(old: Layout1State): Promise<void> {
+    const writes: Array<[Buffer, Buffer | null]> = old.keys.map((key) => [key, null]);
+    for (const { topic, packet } of old.retained) {
+      this.retained.set(topic, packet);
+      writes.push([retainedKey(this.ids.r.idOf(topic)), encodePacketEntry({ client: '', topic }, packet)]);
     }
-    for (const [key, value] of this.table.stateScan(kindPrefix('o'))) {
-      const { clientId, rest } = parseClientKey(key);
-      const seq = Number(rest.readBigUInt64BE(0));
-      this.queueOf(clientId).push({ seq, packet: asPacket(decodePacket(value)) });
-      this.nextSeq = Math.max(this.nextSeq, seq + 1);
+    for (const { clientId, topic, record } of old.subs) {
+      this.restoreSub(clientId, topic, record as SubscriptionRecord);
+      writes.push([subKey(this.ids.s.idOf(subName(clientId, topic))), encodeEntry({ client: clientId, topic }, Buffer.from(JSON.stringify(record), 'utf8'))]);
     }
-    for (const [key, value] of this.table.stateScan(kindPrefix('i'))) {
-      const { clientId, rest } = parseClientKey(key);
-      let byId = this.incoming.get(clientId);
-      if (byId === undefined) this.incoming.set(clientId, (byId = new Map()));
-      byId.set(rest.readUInt16BE(0), asPacket(decodePacket(value)));
+    for (const { clientId, seq, packet } of old.outgoing) {
+      const queued = this.restoreQueued(clientId, seq, packet);
+      writes.push(this.queuedWrite(clientId, queued));
     }
-    for (const [key, value] of this.table.stateScan(kindPrefix('w'))) {
-      this.wills.set(parseClientKey(key).clientId, decodePacket(value));
+    for (const { clientId, messageId, packet } of old.incoming) {
+      const stored = this.restoreIncoming(clientId, messageId, packet);
+      writes.push([incomingKey(this.ids.i.idOf(clientId), messageId), encodePacketEntry({ client: clientId, topic: '' }, stored)]);
     }
+    for (const { clientId, packet } of old.wills) {
+      this.wills.set(clientId, packet);
+      writes.push([willKey(this.ids.w.idOf(clientId)), encodePacketEntry({ client: clientId, topic: '' }, packet)]);
+    }
+    writes.push([VERSION_KEY, Buffer.from([STATE_LAYOUT])]);
+    await this.table.writeStates(writes);
+  }
+
+  private restoreSub(clientId: string, topic: string, record: SubscriptionRecord): void {
+    this.indexSub(clientId, topic, record, undefined);
+    this.clientSubs(clientId, true).set(topic, record);
+  }
+
+  private restoreQueued(clientId: string, seq: number, decoded: StoredPacket): QueuedPacket {
+    const queued = { seq, packet: asPacket(decoded) };
+    this.queueOf(clientId).push(queued);
+    this.nextSeq = Math.max(this.nextSeq, seq + 1);
+    return queued;
+  }
+
+  private restoreIncoming(clientId: string, messageId: number, decoded: StoredPacket): StoredPacket {
+    let byId = this.incoming.get(clientId);
+    if (byId === undefined) this.incoming.set(clientId, (byId = new Map()));
+    const packet = asPacket(decoded);
+    byId.set(messageId, packet);
+    return packet;
   }
 }
 
