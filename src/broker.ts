@@ -11,6 +11,7 @@
  * Parts meet only here: ingest appends to the log, forward reads it, ops gets numbers through probes.
  */
 import type { Config } from './config/load.js';
+import { LogWriteError } from './errors.js';
 import { createForwarder, createKafkaSink, kafkaSinkOptions, type Forwarder } from './forward/index.js';
 import { createIngest, type BoundPort, type Ingest } from './ingest/ingest.js';
 import { Log, type LogObserver, type StreamSpec } from './log/index.js';
@@ -23,6 +24,11 @@ import { VERSION } from './version.js';
 
 export interface BrokerOptions {
   logger?: Logger;
+  /**
+   * The log broke (commits failed for `durability.commitFailureExitMs`, or an invariant broke): it acks
+   * nothing more. `serve` exits 1 so the service manager restarts it on a fresh view of the disk.
+   */
+  onFatal?(err: Error): void;
 }
 
 export interface BrokerPorts {
@@ -57,10 +63,18 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
       commitState.failing = false;
       metrics.recordCommit(durationMs / 1000, records);
     },
-    commitFailed: (err) => {
+    commitFailed: (err, failingForMs) => {
       commitState.failing = true;
       commitState.lastError = err.message;
-      logger.error({ err }, 'log commit failed');
+      metrics.recordCommitFailure(err instanceof LogWriteError ? err.reason : 'other');
+      logger.error({ err, failingForMs: failingForMs === undefined ? undefined : Math.round(failingForMs) }, 'log commit failed');
+    },
+    invalidWrite: (reason) => metrics.recordInvalidWrite(reason),
+    broken: (err) => {
+      commitState.failing = true;
+      commitState.lastError = err.message;
+      logger.fatal({ err }, 'log broken: it acks nothing more');
+      options.onFatal?.(err);
     },
     expired: (stream, reason, records) => logger.debug({ stream, reason, records }, 'records expired by retention'),
     upgraded: (fromFormat, toFormat) => logger.info({ fromFormat, toFormat, dataDir: config.dataDir }, 'log format upgraded in place'),
@@ -79,6 +93,7 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
         appendsInFlightMax: config.durability.appendsInFlightMax,
         storageMaxBytes: config.storage.maxBytes,
         retentionHoldGroup: config.upstream.kafka ? UPSTREAM_GROUP : null,
+        commitFailureMaxMs: config.durability.commitFailureExitMs,
         observer,
       },
       streamSpecs(config),

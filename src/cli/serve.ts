@@ -13,7 +13,11 @@
 import type { Argv } from 'yargs';
 import { createBroker } from '../broker.js';
 import { loadConfig } from '../config/load.js';
+import { LogWriteError } from '../errors.js';
 import { createLogger, type Logger } from '../ops/logger.js';
+
+/** How long a broken broker may take to close before it exits anyway. */
+const FATAL_CLOSE_MS = 3_000;
 
 export function serveCommand(cli: Argv): Argv {
   return cli.command(
@@ -40,7 +44,7 @@ async function serve(file: string | undefined, overrides: Parameters<typeof load
   const config = loadConfig(file, overrides);
   const logger = createLogger({ level: config.logging.level });
   guardProcess(logger);
-  const broker = createBroker(config, { logger });
+  const broker = createBroker(config, { logger, onFatal: (err) => void exitForRestart(broker, logger, err) });
   let ports;
   try {
     ports = await broker.start();
@@ -65,4 +69,18 @@ async function serve(file: string | undefined, overrides: Parameters<typeof load
 function guardProcess(logger: Logger): void {
   process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception'));
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
+}
+
+/**
+ * The log broke (src/log/log.ts): commits kept failing for `durability.commitFailureExitMs`, or an
+ * invariant did not hold. Nothing more can be acked, and the page cache may no longer match the disk,
+ * so rather than limp on, close what closes in time and exit 1: systemd (Restart=on-failure) starts
+ * the broker again, which reopens LMDB and re-verifies the log.
+ */
+async function exitForRestart(broker: { close(): Promise<void> }, logger: Logger, err: Error): Promise<void> {
+  const writeFailed = err instanceof LogWriteError;
+  logger.fatal({ err }, writeFailed ? 'log commits failing: exiting so the service manager restarts it' : 'log invariant broken: exiting so the service manager restarts it');
+  await Promise.race([broker.close().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, FATAL_CLOSE_MS).unref())]);
+  logger.flush();
+  process.exit(1);
 }

@@ -76,6 +76,10 @@ export interface Metrics {
   recordDropped(stream: string, reason: string, records: number): void;
   /** One group commit: how long the write transaction + sync took, and how many records it held. */
   recordCommit(durationSeconds: number, records: number): void;
+  /** A group commit attempt failed; `reason` is LogWriteError's (`io`, `no-space`, `other`). */
+  recordCommitFailure(reason: string): void;
+  /** A log write was refused before its commit; `reason` is InvalidWriteError's. */
+  recordInvalidWrite(reason: string): void;
   /** Totals since start across streams, for rates in the status report. */
   ingestTotals(): { records: number; bytes: number };
 }
@@ -99,6 +103,8 @@ class TributaryMetrics implements Metrics {
   private readonly dropped: Counter<'stream' | 'reason'>;
   private readonly commitDuration: Histogram;
   private readonly commitRecords: Histogram;
+  private readonly commitFailures: Counter<'reason'>;
+  private readonly invalidWrites: Counter<'reason'>;
   private totalRecords = 0;
   private totalBytes = 0;
 
@@ -141,6 +147,18 @@ class TributaryMetrics implements Metrics {
       name: 'tributary_commit_records',
       help: 'Records in one group commit.',
       buckets: [...COMMIT_RECORDS_BUCKETS],
+      registers,
+    });
+    this.commitFailures = new Counter({
+      name: 'tributary_log_commit_failures_total',
+      help: 'Group commit attempts that failed (nothing in them was acked), by reason: io, no-space, other.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.invalidWrites = new Counter({
+      name: 'tributary_log_invalid_writes_total',
+      help: 'Log writes refused before their commit (only their own item failed), by reason.',
+      labelNames: ['reason'],
       registers,
     });
     this.registerLogGauges();
@@ -199,6 +217,14 @@ class TributaryMetrics implements Metrics {
   recordCommit(durationSeconds: number, records: number): void {
     this.commitDuration.observe(durationSeconds);
     this.commitRecords.observe(records);
+  }
+
+  recordCommitFailure(reason: string): void {
+    this.commitFailures.inc({ reason });
+  }
+
+  recordInvalidWrite(reason: string): void {
+    this.invalidWrites.inc({ reason });
   }
 
   /**
