@@ -2,6 +2,10 @@
  * Runs `tributary serve` as a child process on port 0 with a temp data dir, waits for its
  * `"msg":"listening"` line and returns the real ports. `stop()` sends SIGTERM and waits for the exit
  * (ordered shutdown); `kill()` sends SIGKILL (a crash). Log lines are kept for assertions.
+ *
+ * `command` runs serve under another program (`['strace', ..., '-o', FILE]`): the signals then go to
+ * serve itself (its pid from the `listening` line), and the exit code is the wrapper's, which for
+ * strace is serve's. `env` adds to the environment (e.g. LD_PRELOAD, see fault-shim.ts).
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import net from 'node:net';
@@ -17,8 +21,10 @@ export interface ServeOptions {
   /** YAML text written to a config file, or a path to one. */
   configYaml?: string;
   readyTimeoutMs?: number;
-  /** Extra environment for the child (e.g. NOTIFY_SOCKET). */
+  /** Extra environment for the child (e.g. NOTIFY_SOCKET, LD_PRELOAD). */
   env?: NodeJS.ProcessEnv;
+  /** A command line to run serve under, e.g. strace's (test/helpers/strace.ts `straceArgs`). */
+  command?: string[];
 }
 
 export interface RunningBroker {
@@ -26,9 +32,12 @@ export interface RunningBroker {
   mqttPort: number;
   httpPort: number;
   mqttUrl: string;
+  /** serve's own pid (not a wrapper's). */
   pid: number;
   /** Parsed JSON log lines so far. */
   lines: Array<Record<string, unknown>>;
+  /** Resolves with the exit code (null when killed by a signal) once the process exited and its output is read. */
+  exited: Promise<number | null>;
   stop(): Promise<number | null>;
   kill(): Promise<void>;
   metrics(): Promise<string>;
@@ -42,26 +51,40 @@ export async function startServe(options: ServeOptions = {}): Promise<RunningBro
     fs.writeFileSync(file, options.configYaml);
     args.push('--config', file);
   }
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+  const [program, ...programArgs] = [...(options.command ?? []), process.execPath, ...args] as [string, ...string[]];
+  const child = spawn(program, programArgs, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
   const lines: Array<Record<string, unknown>> = [];
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': by then every line the process wrote is in `lines`.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   const ready = await waitForReady(child, lines, options.readyTimeoutMs ?? 10_000);
   const mqtt = ready.mqtt as Array<{ port: number }>;
   const mqttPort = (mqtt[0] as { port: number }).port;
   const httpPort = ready.http as number;
+  const pid = options.command !== undefined && typeof ready.pid === 'number' ? ready.pid : (child.pid as number);
+  let done = false;
+  void exited.then(() => (done = true));
+  const signal = (name: NodeJS.Signals): void => {
+    if (done) return;
+    try {
+      process.kill(pid, name);
+    } catch {
+      // already gone: the exit is on its way
+    }
+  };
   return {
     dataDir,
     mqttPort,
     httpPort,
     mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
-    pid: child.pid as number,
+    pid,
     lines,
+    exited,
     stop: async () => {
-      child.kill('SIGTERM');
+      signal('SIGTERM');
       return exited;
     },
     kill: async () => {
-      child.kill('SIGKILL');
+      signal('SIGKILL');
       await exited;
     },
     metrics: async () => (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text(),
@@ -75,6 +98,7 @@ function waitForReady(child: ChildProcessByStdio<null, Readable, Readable>, line
     const timer = setTimeout(() => reject(new Error(`serve not ready after ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.once('exit', (code) => reject(new Error(`serve exited with ${code} before ready; stderr: ${stderr}`)));
+    child.once('error', (err) => reject(new Error(`cannot start serve (${child.spawnfile}): ${err.message}`, { cause: err })));
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       buffered += d;
       let nl: number;
