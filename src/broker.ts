@@ -14,7 +14,7 @@ import type { Config } from './config/load.js';
 import { LogWriteError } from './errors.js';
 import { createForwarder, createKafkaSink, kafkaSinkOptions, type Forwarder } from './forward/index.js';
 import { createIngest, type BoundPort, type Ingest } from './ingest/ingest.js';
-import { Log, type LogObserver, type StreamSpec } from './log/index.js';
+import { Log, UPSTREAM_GROUP, type LogObserver, type StreamSpec } from './log/index.js';
 import { componentLogger, silentLogger, type Logger } from './ops/logger.js';
 import { createMetrics } from './ops/metrics.js';
 import type { LogProbe } from './ops/probes.js';
@@ -42,9 +42,6 @@ export interface Broker {
   /** Ordered shutdown; idempotent. */
   close(): Promise<void>;
 }
-
-/** The forwarder's consumer group: retention keeps what it has not yet sent upstream. */
-const UPSTREAM_GROUP = 'upstream';
 
 export function createBroker(config: Config, options: BrokerOptions = {}): Broker {
   const logger = options.logger ?? silentLogger();

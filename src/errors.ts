@@ -143,7 +143,3 @@ export class PublishRejectedError extends TributaryError {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
-
-export function isRetriable(err: unknown): boolean {
-  return err instanceof TributaryError ? err.retriable : false;
-}

@@ -5,10 +5,9 @@
 import type { Argv } from 'yargs';
 import { once } from 'node:events';
 import { UsageError } from '../errors.js';
-import { Log, type LogReader, type LogRecord } from '../log/index.js';
+import { Log, UPSTREAM_GROUP, type LogReader, type LogRecord } from '../log/index.js';
 import { formatBytes } from '../config/units.js';
 
-const UPSTREAM_GROUP = 'upstream';
 const READ_BATCH_RECORDS = 1000;
 const READ_BATCH_BYTES = 4 * 1024 * 1024;
 

@@ -28,15 +28,6 @@ export interface ConfigOverrides {
   kafka?: string | undefined;
 }
 
-export const ENV_VARS = {
-  TRIBUTARY_GATEWAY_ID: 'gateway.id',
-  TRIBUTARY_DATA_DIR: 'dataDir',
-  TRIBUTARY_MQTT_PORT: 'mqtt port',
-  TRIBUTARY_HTTP_PORT: 'http.port',
-  TRIBUTARY_KAFKA_BROKERS: 'upstream.kafka.brokers',
-  TRIBUTARY_LOG_LEVEL: 'logging.level',
-} as const;
-
 export function loadConfig(file: string | undefined, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const raw = file === undefined ? {} : readYaml(file);
   const fromEnv: ConfigOverrides = {

@@ -3,5 +3,4 @@ export { createForwarder, kafkaSinkOptions, FORWARD_TUNING_DEFAULTS } from './fo
 export type { ForwardStatus, Forwarder, ForwarderOptions, ForwardTuning, PartitionForwardStatus } from './forwarder.js';
 export { createKafkaSink } from './kafka-sink.js';
 export type { KafkaCompression, KafkaSinkOptions, Sink, SinkRecord } from './kafka-sink.js';
-export { UPSTREAM_GROUP } from './partition-loop.js';
 export type { ForwardLog, LoopStatus } from './partition-loop.js';

@@ -11,6 +11,9 @@
  * - it rejects only with `UpstreamError`: `retriable` is true when trying again later can succeed (network,
  *   DNS, timeouts, leader changes, not enough replicas, producer sequence state) and false when it cannot
  *   without an operator (authorization, invalid topic, record too large, topic missing and not auto-created).
+ *   A broker's answer is classified by its Kafka error code (`kafkaErrorRetriable`), the client's own
+ *   failures by their class, a failure this sink caused by retiring a producer by the sink's state: never
+ *   by message text.
  *
  * Kafka partitions are chosen like Kafka's Java producer (`murmur2(key) & 0x7fffffff % partitions`, the
  * client's `compatibilityPartitioner`): the client's default partitioner differs from Java's for partition
@@ -39,12 +42,14 @@ import {
   compressionsAlgorithms,
   crc32c,
   createAPI,
-  GenericError,
   NetworkError,
   Producer,
   produceV9,
+  ProtocolError,
+  protocolErrors,
   TimeoutError,
   UnsupportedCompressionError,
+  UserError,
   Writer,
   type ClusterMetadata,
   type ProducerInfo,
@@ -106,14 +111,27 @@ const requestBytesMaxDefault = 1_000_000;
 /** Record framing in a v2 batch (length, attributes, deltas, varints), counted generously. */
 const recordOverheadBytes = 24;
 
-/** Kafka errors after which the producer's id or sequence numbers no longer match the broker's. */
-const producerStateErrors = new Set([
+/**
+ * Kafka errors after which the producer's id or sequence numbers no longer match the broker's. Kafka's own
+ * producers cannot retry them; this sink can, because it starts a fresh producer (new id, sequences from 0)
+ * after any failure.
+ */
+const producerStateErrors: ReadonlySet<string> = new Set([
   'OUT_OF_ORDER_SEQUENCE_NUMBER',
   'UNKNOWN_PRODUCER_ID',
   'INVALID_PRODUCER_EPOCH',
   'INVALID_PRODUCER_ID_MAPPING',
   'PRODUCER_FENCED',
 ]);
+
+/**
+ * Kafka protocol error code → whether trying again later can succeed: the one table a broker's answer is
+ * classified by. Kafka's own verdict (the client's table, generated from Kafka's error definitions:
+ * `canRetry` is Kafka's RetriableException), except the producer-state errors above.
+ */
+const kafkaErrorRetriable: ReadonlyMap<number, boolean> = new Map(
+  Object.values(protocolErrors).map(({ id, code, canRetry }) => [code, canRetry || producerStateErrors.has(id)]),
+);
 
 /** The compressions this Node.js can produce with the client. */
 export function supportedCompressions(): KafkaCompression[] {
@@ -172,7 +190,8 @@ class KafkaSink implements Sink {
 
   async #produce(records: SinkRecord[], keylessPartition: number): Promise<void> {
     const deadline = Date.now() + this.#sendTimeoutMs;
-    let lastError: unknown;
+    let lastError: unknown = new DeadlineError(`no attempt within ${this.#sendTimeoutMs} ms`);
+    let verdict = judge(lastError, false);
     for (let attempt = 0; attempt <= clientRetriesMax; attempt++) {
       // Checked per request: a close() between two parts of one batch must not start a new producer.
       if (this.#closed) {
@@ -187,22 +206,31 @@ class KafkaSink implements Sink {
         return;
       } catch (err) {
         lastError = err;
+        // Judged before this call retires the session: whether another call (or close) already had.
+        verdict = judge(err, this.#session !== session);
         // Sequence numbers were taken for this request: whatever part of it Kafka did not write leaves a
         // gap every later batch of this producer would be refused for. A fresh producer (new id, sequences
         // from 0) starts clean; records Kafka did write may then arrive twice, never out of order or lost.
         // Leaders may also have moved or brokers died: the fresh producer asks the cluster again.
         this.#retire(session);
-        if (err instanceof DeadlineError || !judge(err).retriable) break;
+        if (err instanceof DeadlineError || !verdict.retriable) break;
       }
     }
-    throw toUpstreamError(lastError, records, this.#sendTimeoutMs);
+    throw toUpstreamError(lastError, verdict, records, this.#sendTimeoutMs);
   }
 
   /** One produce request per partition leader, all in flight together. */
   async #produceOnce(session: Session, records: SinkRecord[], keylessPartition: number): Promise<void> {
     const { producerId, producerEpoch } = await (session.id ??= session.producer.initIdempotentProducer({}));
     const topics = [...new Set(records.map((r) => r.topic))];
-    const metadata = await session.producer.metadata({ topics, autocreateTopics: true });
+    const metadata = await session.producer.metadata({ topics, autocreateTopics: true }).catch((err: unknown) => {
+      // The client turns a cluster's UNKNOWN_TOPIC_OR_PARTITION (missing, and not auto-created) into a
+      // UserError of its own that keeps neither the code nor the answer (clients/base/base.js); the only
+      // other UserError metadata() gives is for invalid options, and these are fixed. It does so too when
+      // this sink retired the producer while the client was still waiting for an auto-created topic: that
+      // is no verdict on the topic, and judgeLeaf makes it retriable.
+      throw err instanceof UserError && this.#session === session ? unknownTopicError(topics.join(', '), err) : err;
+    });
     const byLeader = groupByLeader(records, metadata, keylessPartition);
     await Promise.all(
       [...byLeader].map(async ([leader, batches]) => {
@@ -311,6 +339,11 @@ function keyHash(key: Buffer): number {
   return hash;
 }
 
+/** A topic the cluster does not have and did not create: an operator must. */
+function unknownTopicError(topics: string, cause?: unknown): UpstreamError {
+  return new UpstreamError(`Kafka has no topic ${topics} and did not create it`, { code: 'UPSTREAM_UNKNOWN_TOPIC', retriable: false, cause });
+}
+
 /** Records grouped by the broker leading their Kafka partition, then by partition, order kept. */
 function groupByLeader(records: SinkRecord[], metadata: ClusterMetadata, keylessPartition: number): Map<number, PartitionBatch[]> {
   // Per topic, its partitions' batches by partition number: no key string built per record.
@@ -318,7 +351,7 @@ function groupByLeader(records: SinkRecord[], metadata: ClusterMetadata, keyless
   const byLeader = new Map<number, PartitionBatch[]>();
   for (const record of records) {
     const topic = metadata.topics.get(record.topic);
-    if (topic === undefined) throw new Error(`Unknown topic ${record.topic}`);
+    if (topic === undefined) throw unknownTopicError(record.topic);
     const partition = (record.key === null ? keylessPartition : keyHash(record.key)) % topic.partitionsCount;
     let batches = byTopic.get(record.topic);
     if (batches === undefined) byTopic.set(record.topic, (batches = []));
@@ -448,11 +481,11 @@ function leafErrors(err: unknown, depth = 0): unknown[] {
   return [err];
 }
 
-/** Kafka's protocol error name (`NOT_LEADER_OR_FOLLOWER`, ...) when the leaf is a broker's answer. */
-function kafkaErrorId(leaf: unknown): string | undefined {
-  if (!(leaf instanceof GenericError)) return undefined;
-  const apiId: unknown = leaf['apiId'];
-  return typeof apiId === 'string' ? apiId : undefined;
+/** A broker's answer: Kafka's error code and its name (`NOT_LEADER_OR_FOLLOWER`, ...). */
+function kafkaError(leaf: ProtocolError): { code: number; name: string } {
+  const code: unknown = leaf['apiCode'];
+  const name: unknown = leaf['apiId'];
+  return { code: typeof code === 'number' ? code : Number.NaN, name: String(name) };
 }
 
 function causeCode(err: Error): string | undefined {
@@ -465,57 +498,46 @@ function causeCode(err: Error): string | undefined {
   return undefined;
 }
 
-function judgeLeaf(leaf: unknown): Verdict {
+/** `retired`: the producer the call used had been retired (another call's failure, or close) when it failed. */
+function judgeLeaf(leaf: unknown, retired: boolean): Verdict {
   if (leaf instanceof DeadlineError) return { code: 'UPSTREAM_TIMEOUT', retriable: true };
-  const kafkaId = kafkaErrorId(leaf);
-  if (kafkaId !== undefined) {
-    // A fresh producer (new id, sequences from 0) fixes these, and the sink makes one after them.
-    if (producerStateErrors.has(kafkaId)) return { code: `UPSTREAM_${kafkaId}`, retriable: true };
-    return { code: `UPSTREAM_${kafkaId}`, retriable: leaf instanceof GenericError && leaf['canRetry'] === true };
+  if (leaf instanceof UpstreamError) return { code: leaf.code, retriable: leaf.retriable };
+  if (leaf instanceof ProtocolError) {
+    const { code, name } = kafkaError(leaf);
+    return { code: `UPSTREAM_${name}`, retriable: kafkaErrorRetriable.get(code) === true };
   }
   // The client gives its TimeoutError the network code, so the class is what tells it apart.
   if (leaf instanceof TimeoutError) return { code: 'UPSTREAM_TIMEOUT', retriable: true };
   if (leaf instanceof NetworkError) {
-    const code = leaf instanceof Error ? causeCode(leaf) : undefined;
+    const code = causeCode(leaf);
     // On a gateway, a failing DNS lookup usually means the link is down: worth retrying.
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { code: 'UPSTREAM_UNKNOWN_HOST', retriable: true };
     return { code: 'UPSTREAM_UNREACHABLE', retriable: true };
   }
   if (leaf instanceof UnsupportedCompressionError) return { code: 'UPSTREAM_COMPRESSION', retriable: false };
-  if (leaf instanceof Error && /^Unknown topic /.test(leaf.message)) {
-    // Metadata said the topic does not exist and the cluster did not create it: an operator must.
-    return { code: 'UPSTREAM_UNKNOWN_TOPIC', retriable: false };
-  }
-  // "Client closed while retrying": this sink retired the producer; the records may simply be sent again.
-  if (leaf instanceof Error && /[Cc]lient (is )?closed/.test(leaf.message)) {
-    return { code: 'UPSTREAM_UNREACHABLE', retriable: true };
-  }
-  // A request on a producer this sink retired meanwhile (another call hit a producer-state error): the
-  // next attempt uses a fresh producer.
-  if (leaf instanceof Error && /[Cc]onnection (pool is )?closed/.test(leaf.message)) {
-    return { code: 'UPSTREAM_CONNECTION_CLOSED', retriable: true };
-  }
+  // What else a retired producer's requests end with ("Client closed while retrying", "Connection pool is
+  // closed") is this sink's doing, not Kafka's answer: the next attempt uses a fresh producer.
+  if (retired) return { code: 'UPSTREAM_CONNECTION_CLOSED', retriable: true };
   return { code: 'UPSTREAM', retriable: false };
 }
 
 /** One verdict for the call: any leaf that cannot pass makes the whole call non-retriable. */
-function judge(err: unknown): Verdict {
-  const verdicts = leafErrors(err).map(judgeLeaf);
+function judge(err: unknown, retired: boolean): Verdict {
+  const verdicts = leafErrors(err).map((leaf) => judgeLeaf(leaf, retired));
   return verdicts.find((v) => !v.retriable) ?? verdicts[0] ?? { code: 'UPSTREAM', retriable: false };
 }
 
 function describeLeaves(err: unknown): string {
   const parts = leafErrors(err).map((leaf) => {
-    const kafkaId = kafkaErrorId(leaf);
     const text = errorMessage(leaf);
+    if (leaf instanceof ProtocolError) return `${kafkaError(leaf).name}: ${text}`;
     const cause = leaf instanceof Error && leaf.cause instanceof Error ? ` (${leaf.cause.message})` : '';
-    return kafkaId === undefined ? `${text}${cause}` : `${kafkaId}: ${text}`;
+    return `${text}${cause}`;
   });
   return [...new Set(parts)].slice(0, 3).join('; ');
 }
 
-function toUpstreamError(err: unknown, records: SinkRecord[], sendTimeoutMs: number): UpstreamError {
-  const { code, retriable } = judge(err);
+function toUpstreamError(err: unknown, { code, retriable }: Verdict, records: SinkRecord[], sendTimeoutMs: number): UpstreamError {
   const topics = [...new Set(records.map((r) => r.topic))].join(', ');
   const what = err instanceof DeadlineError ? `no acknowledgement within ${sendTimeoutMs} ms` : describeLeaves(err);
   return new UpstreamError(`Kafka send of ${records.length} record(s) to ${topics} failed: ${what}`, {

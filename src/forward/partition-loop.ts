@@ -14,7 +14,7 @@
  */
 import { LogClosedError, UpstreamError } from '../errors.js';
 import type { LogRecord, PartitionInfo, ReadLimits } from '../log/index.js';
-import { partitionKeyOf } from '../log/index.js';
+import { partitionKeyOf, UPSTREAM_GROUP } from '../log/index.js';
 import type { Logger } from '../ops/logger.js';
 import { backoffDelayMs, sleep, type BackoffLimits } from './backoff.js';
 import type { SinkRecord, Sink } from './kafka-sink.js';
@@ -32,8 +32,6 @@ export interface ForwardLog {
   streamNames(): string[];
   streamSpec(stream: string): { partitions: number };
 }
-
-export const UPSTREAM_GROUP = 'upstream';
 
 /** Offsets stop at 2^53 (keys.ts): 16 decimal digits. */
 const OFFSET_DIGITS_MAX = 16;

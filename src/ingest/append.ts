@@ -76,14 +76,12 @@ export class InFlight {
   }
 }
 
-export function publishProblem(packet: PublishLike, maxPayloadBytes: number): PublishRejectedError | null {
-  const { topic } = packet;
+function publishProblem(topic: string, payload: Buffer, maxPayloadBytes: number): PublishRejectedError | null {
   if (topic.length === 0) return new PublishRejectedError('empty topic', 'invalid-topic');
   if (topic.includes('+') || topic.includes('#')) return new PublishRejectedError(`wildcard in topic "${topic}"`, 'invalid-topic');
   if (topic.includes('\u0000')) return new PublishRejectedError('U+0000 in topic', 'invalid-topic');
   if (topic === SYS_PREFIX || topic.startsWith(`${SYS_PREFIX}/`)) return new PublishRejectedError(`"${topic}": $SYS is reserved for the broker`, 'reserved-topic');
-  const bytes = payloadBytes(packet.payload);
-  if (bytes > maxPayloadBytes) return new PublishRejectedError(`payload of ${bytes} bytes; the limit is ${maxPayloadBytes}`, 'oversized');
+  if (payload.length > maxPayloadBytes) return new PublishRejectedError(`payload of ${payload.length} bytes; the limit is ${maxPayloadBytes}`, 'oversized');
   return null;
 }
 
@@ -91,7 +89,9 @@ export function publishProblem(packet: PublishLike, maxPayloadBytes: number): Pu
 export function createAuthorizePublish(deps: AppendDeps, inFlight: InFlight) {
   return function authorizePublish(client: ClientLike | null, packet: PublishLike, done: (err?: Error | null) => void): void {
     const clientId = client?.id ?? packet.clientId ?? '';
-    const problem = publishProblem(packet, deps.maxPayloadBytes);
+    // The bytes the log stores: the limit, the record and the ingest counter all measure these.
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload, 'utf8') : packet.payload;
+    const problem = publishProblem(packet.topic, payload, deps.maxPayloadBytes);
     if (problem) {
       deps.onReject(clientId, problem);
       return done(problem);
@@ -99,7 +99,6 @@ export function createAuthorizePublish(deps: AppendDeps, inFlight: InFlight) {
     // [MQTT-4.3.3-2]: a retransmitted QoS 2 PUBLISH (id still stored) was logged the first time.
     if (packet.qos === 2 && packet.messageId !== undefined && deps.isDuplicateQoS2(clientId, packet.messageId)) return done(null);
     const gate = client !== null && client.conn instanceof GatedConnection ? client.conn : null;
-    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload, 'utf8') : packet.payload;
     let route: Route;
     try {
       route = deps.route(packet.topic, clientId);
@@ -121,8 +120,4 @@ export function createAuthorizePublish(deps: AppendDeps, inFlight: InFlight) {
       else finish();
     });
   };
-}
-
-function payloadBytes(payload: Buffer | string): number {
-  return typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.length;
 }

@@ -146,11 +146,6 @@ export function recordTimestamp(buf: Buffer): number {
   return buf.readUInt16BE(BODY_START + 1) * 2 ** 32 + buf.readUInt32BE(BODY_START + 3);
 }
 
-/** Payload bytes of an input: what write amplification is measured against. */
-export function payloadBytes(rec: RecordInput): number {
-  return rec.payload.length;
-}
-
 function readLength(buf: Buffer, at: number, width: 2 | 4, whereName: string | (() => string)): number {
   if (at + width > buf.length) throw new RecordFormatError(`${place(whereName)}: record truncated at byte ${at}`);
   const length = width === 2 ? buf.readUInt16BE(at) : buf.readUInt32BE(at);

@@ -51,6 +51,13 @@ export interface LogOptions {
   observer?: LogObserver;
 }
 
+/**
+ * The forwarder's consumer group: its cursor is what was sent upstream, what retention holds to and what
+ * `log streams` reports lag by. Defined here because the forwarder, the broker and the CLI all import the
+ * log already (forward would make `tributary log` load the Kafka client).
+ */
+export const UPSTREAM_GROUP = 'upstream';
+
 export const LOG_DEFAULTS: Omit<LogOptions, 'dataDir'> = {
   commitIntervalMs: 2,
   commitBytesMax: 1024 * 1024,

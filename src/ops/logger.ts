@@ -14,8 +14,6 @@ export type Logger = pino.Logger;
 
 export type LogLevel = pino.LevelWithSilent;
 
-export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
 export interface LoggerOptions {
   level: LogLevel;
   /**
@@ -43,8 +41,4 @@ export function componentLogger(parent: Logger, component: string): Logger {
 /** A logger that writes nothing: for library code whose caller passed none. */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
-}
-
-export function isLogLevel(value: string): value is LogLevel {
-  return (LOG_LEVELS as readonly string[]).includes(value);
 }

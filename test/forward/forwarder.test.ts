@@ -11,9 +11,9 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
-import { createForwarder, UPSTREAM_GROUP, type ForwardLog, type Forwarder, type ForwardTuning, type SinkRecord } from '../../src/forward/index.js';
+import { createForwarder, type ForwardLog, type Forwarder, type ForwardTuning, type SinkRecord } from '../../src/forward/index.js';
 import type { Config } from '../../src/config/load.js';
-import type { Log } from '../../src/log/index.js';
+import { UPSTREAM_GROUP, type Log } from '../../src/log/index.js';
 import { MemorySink, captureLogger, forwardConfig, header, notLeader, openLog, publish, refused, unreachable, waitFor } from './harness.js';
 
 const open: Array<{ forwarder: Forwarder; log: Log }> = [];

@@ -10,9 +10,9 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { createForwarder, createKafkaSink, kafkaSinkOptions, UPSTREAM_GROUP, type Forwarder } from '../../src/forward/index.js';
+import { createForwarder, createKafkaSink, kafkaSinkOptions, type Forwarder } from '../../src/forward/index.js';
 import type { Config } from '../../src/config/load.js';
-import type { Log } from '../../src/log/index.js';
+import { UPSTREAM_GROUP, type Log } from '../../src/log/index.js';
 import { consumeAll, ensureKafka } from '../helpers/kafka.js';
 import { checkDelivery, expectAll } from './delivery.js';
 import { captureLogger, forwardConfig, openLog, publish, waitFor } from './harness.js';

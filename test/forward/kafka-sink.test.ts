@@ -3,7 +3,9 @@
  * arrive with their keys, headers and timestamps, in order within each Kafka partition, with every
  * compression this Node.js supports; keys land on the partition Kafka's Java producer would pick; a wrong
  * port, an unknown host or a broker that never answers give a retriable UpstreamError within the send
- * timeout; an invalid topic and an oversized record give a non-retriable one; while Kafka is down a send
+ * timeout; an invalid topic and an oversized record give a non-retriable one, and only to their own call:
+ * the calls sharing the producer it discards (even to topics Kafka is still auto-creating) are acknowledged
+ * all the same; while Kafka is down a send
  * fails, and the same sink sends again once Kafka is back, with nothing lost. No case crashes the process
  * or leaves an unhandled rejection. Kafka must be startable: these tests fail, never skip, without it.
  */
@@ -162,6 +164,22 @@ describe('kafka sink against a running Kafka', () => {
     const { error } = await expectUpstreamError(sink.send([big]));
     assert.equal(error.retriable, false);
     assert.equal(error.code, 'UPSTREAM_MESSAGE_TOO_LARGE');
+    await sink.close();
+  });
+
+  test('a refused record fails only its own call, not the calls sharing the producer it discards', async () => {
+    const sink = sinkFor(brokers, 'none');
+    const existing = `sink-shared-${runId}`;
+    await sink.send([record(existing, 'k', 0)]);
+    // Topics Kafka auto-creates on first use: the client is still waiting for their metadata when the refusal
+    // below retires the producer, which ends that wait with an "unknown topic" of the client's own.
+    const created = [0, 1, 2].map((i) => `sink-shared-${runId}-new-${i}`);
+    const big: SinkRecord = { ...record(existing, 'k', 1), value: Buffer.alloc(2 * 1024 * 1024, 7) };
+    const refused = expectUpstreamError(sink.send([big]));
+    const others = Array.from({ length: 30 }, (_, n) => sink.send([record(created[n % created.length] as string, `k${n}`, n)]).then(() => 'acknowledged', (err: unknown) => String(err)));
+    const { error } = await refused;
+    assert.equal(error.code, 'UPSTREAM_MESSAGE_TOO_LARGE');
+    assert.deepEqual(await Promise.all(others), others.map(() => 'acknowledged'));
     await sink.close();
   });
 });

@@ -1,10 +1,10 @@
 /**
  * The log's core promises, in one process: concurrent appends across partitions get contiguous
  * offsets with nothing lost and per-partition order kept; appends share group commits; offsets,
- * streams and cursors survive a close and reopen and are never reused; reads honour record and byte
- * limits; a full append queue makes callers wait instead of growing memory; the map grows past its
- * first size without an error; and a damaged log is refused on open with the stream, partition and
- * offset named.
+ * streams, cursors and byte counts (checked against sizes worked out from the record format) survive a
+ * close and reopen, and offsets are never reused; reads honour record and byte limits; a full append
+ * queue makes callers wait instead of growing memory; the map grows past its first size without an
+ * error; and a damaged log is refused on open with the stream, partition and offset named.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,6 +22,14 @@ function rec(i: number, size = 100): RecordInput {
 }
 
 const ALL = { maxRecords: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER };
+
+/**
+ * A record's stored size by the format at the top of src/log/record.ts, worked out here rather than by the
+ * encoder: version u8, crc u32, flags u8, timestamp u48, then u16 + topic, u16 + client id, u32 + payload.
+ */
+function encodedBytes(r: RecordInput): number {
+  return 1 + 4 + 1 + 6 + 2 + Buffer.byteLength(r.topic, 'utf8') + 2 + Buffer.byteLength(r.clientId, 'utf8') + 4 + r.payload.length;
+}
 
 test('concurrent appends across partitions: contiguous offsets, nothing lost, order kept, commits shared', async () => {
   const dataDir = tmpDir();
@@ -47,12 +55,16 @@ test('concurrent appends across partitions: contiguous offsets, nothing lost, or
 test('offsets, streams and cursors survive reopen; offsets are never reused after retention', async () => {
   const dataDir = tmpDir();
   let log = await Log.open({ dataDir }, [{ name: 's', partitions: 2 }]);
-  for (let i = 0; i < 10; i++) await log.append('s', 0, rec(i));
+  const appended = Array.from({ length: 10 }, (_, i) => rec(i));
+  for (const r of appended) await log.append('s', 0, r);
   await log.commitCursor('g', 's', 0, 6);
   await log.close();
+  // 10 records of 20 bytes of framing, an 11-byte topic, a 2-byte client id and 100 payload bytes.
+  const bytes = appended.reduce((sum, r) => sum + encodedBytes(r), 0);
+  assert.equal(bytes, 10 * 133);
 
   log = await Log.open({ dataDir, retentionHoldGroup: null }, [{ name: 's', partitions: 2, retention: { bytes: 0 } }]);
-  assert.deepEqual(log.partitionInfo('s', 0), { partition: 0, startOffset: 0, endOffset: 10, records: 10, bytes: log.partitionInfo('s', 0).bytes });
+  assert.deepEqual(log.partitionInfo('s', 0), { partition: 0, startOffset: 0, endOffset: 10, records: 10, bytes });
   assert.equal(log.cursor('g', 's', 0), 6);
   assert.equal(log.cursor('g', 's', 1), null);
   await log.runRetention();
