@@ -53,6 +53,7 @@ async function startPublishers(url: string, tag: string): Promise<Publishers> {
   const acks: Ack[] = [];
   const sent = new Set<string>();
   const clients: MqttClient[] = [];
+  let closed = false;
   for (let c = 0; c < CLIENTS; c++) {
     const client = await connectAsync(url, { clientId: `${tag}-${c}`, reconnectPeriod: 0 });
     client.on('error', () => undefined);
@@ -60,7 +61,8 @@ async function startPublishers(url: string, tag: string): Promise<Publishers> {
     let seq = 0;
     let inFlight = 0;
     const pump = (): void => {
-      while (client.connected && inFlight < WINDOW) {
+      // `closed`: a client that is ending calls publish back synchronously, which would recurse here.
+      while (!closed && client.connected && inFlight < WINDOW) {
         const payload = `${tag}-c${c}-${seq}`;
         const topic = `disk/${tag}/c${c}/${seq % 4}`;
         const sentAt = Date.now();
@@ -76,7 +78,14 @@ async function startPublishers(url: string, tag: string): Promise<Publishers> {
     };
     pump();
   }
-  return { acks, sent, close: () => clients.forEach((client) => client.end(true)) };
+  return {
+    acks,
+    sent,
+    close: () => {
+      closed = true;
+      for (const client of clients) client.end(true);
+    },
+  };
 }
 
 interface Observed {
@@ -184,3 +193,33 @@ for (const variant of VARIANTS) {
     await assertLogHoldsAcked(broker.dataDir, publishers.acks);
   });
 }
+
+test('a disk that recovers within commitFailureExitMs: the failed group is retried and acked, health turns green, nothing is lost', async () => {
+  const flag = path.join(tmpDir('tributary-disk-fault-'), 'failing');
+  const broker = await startServe({ configYaml: 'durability: { commitFailureExitMs: 20000 }\n', env: shimEnv({ syncFailFile: flag }) });
+  const publishers = await startPublishers(broker.mqttUrl, 'recover');
+  const base = `http://127.0.0.1:${broker.httpPort}`;
+  try {
+    await until('acks while the disk is healthy', () => publishers.acks.length >= 50);
+    const failFrom = Date.now();
+    fs.writeFileSync(flag, '');
+    await until('a 503 naming commit', async () => {
+      const res = await fetch(`${base}/healthz`);
+      const body = (await res.json()) as { checks: Array<{ name: string; ok: boolean }> };
+      return res.status === 503 && body.checks.some((c) => c.name === 'commit' && !c.ok);
+    });
+    await until('two failed attempts counted', async () => metricValue(await broker.metrics(), 'tributary_log_commit_failures_total{reason="io"}') >= 2);
+    const recoverAt = Date.now();
+    assert.deepEqual(publishers.acks.filter((a) => a.ackedAt > failFrom + GRACE_MS).map((a) => a.payload), [], 'no PUBACK while commits fail');
+    fs.rmSync(flag);
+    const before = publishers.acks.length;
+    await until('acks again', () => publishers.acks.length >= before + 100);
+    // The publishes that waited through the failure were in the retried group: acked once it committed.
+    assert.ok(publishers.acks.some((a) => a.sentAt < recoverAt && a.ackedAt >= recoverAt), 'a publish sent before the recovery is acked after it');
+    await until('health back to 200', async () => (await fetch(`${base}/healthz`)).status === 200);
+  } finally {
+    publishers.close();
+  }
+  assert.equal(await broker.stop(), 0);
+  await assertLogHoldsAcked(broker.dataDir, publishers.acks);
+});
