@@ -120,7 +120,7 @@ export class LogPersistence {
       await this.table.writeStates([[key, null]]);
     } else {
       this.retained.set(topic, packet);
-      await this.table.writeStates([[retainedKey(this.ids.r.idOf(topic)), encodePacketEntry({ client: '', topic }, packet)]]);
+      await this.table.writeStates([this.retainedWrite(topic, packet)]);
     }
   }
 
@@ -149,7 +149,7 @@ export class LogPersistence {
       if (sub.subscriptionIdentifier !== undefined) record.subscriptionIdentifier = sub.subscriptionIdentifier;
       this.indexSub(client.id, sub.topic, record, stored.get(sub.topic));
       stored.set(sub.topic, record);
-      writes.push([subKey(this.ids.s.idOf(subName(client.id, sub.topic))), encodeEntry({ client: client.id, topic: sub.topic }, Buffer.from(JSON.stringify(record), 'utf8'))]);
+      writes.push(this.subWrite(client.id, sub.topic, record));
     }
     await this.table.writeStates(writes);
   }
@@ -267,7 +267,7 @@ export class LogPersistence {
     let byId = this.incoming.get(client.id);
     if (byId === undefined) this.incoming.set(client.id, (byId = new Map()));
     byId.set(messageId, stored);
-    await this.table.writeStates([[incomingKey(this.ids.i.idOf(client.id), messageId), encodePacketEntry({ client: client.id, topic: '' }, stored)]]);
+    await this.table.writeStates([this.incomingWrite(client.id, messageId, stored)]);
   }
 
   async incomingGetPacket(client: ClientRef, packet: { messageId?: number | undefined }): Promise<StoredPacket> {
@@ -309,7 +309,7 @@ export class LogPersistence {
     packet.brokerId = this.brokerId();
     packet.clientId = client.id;
     this.wills.set(client.id, packet);
-    await this.table.writeStates([[willKey(this.ids.w.idOf(client.id)), encodePacketEntry({ client: client.id, topic: '' }, packet)]]);
+    await this.table.writeStates([this.willWrite(client.id, packet)]);
   }
 
   async getWill(client: ClientRef): Promise<StoredPacket | undefined> {
@@ -370,6 +370,23 @@ export class LogPersistence {
     await this.table.writeStates([this.queuedWrite(clientId, queued)]);
   }
 
+  // The put of each kind of entry (state-codec.ts), shared by the write-through methods and the upgrade.
+  private retainedWrite(topic: string, packet: StoredPacket): [Buffer, Buffer] {
+    return [retainedKey(this.ids.r.idOf(topic)), encodePacketEntry({ client: '', topic }, packet)];
+  }
+
+  private subWrite(clientId: string, topic: string, record: SubscriptionRecord): [Buffer, Buffer] {
+    return [subKey(this.ids.s.idOf(subName(clientId, topic))), encodeEntry({ client: clientId, topic }, Buffer.from(JSON.stringify(record), 'utf8'))];
+  }
+
+  private incomingWrite(clientId: string, messageId: number, packet: StoredPacket): [Buffer, Buffer] {
+    return [incomingKey(this.ids.i.idOf(clientId), messageId), encodePacketEntry({ client: clientId, topic: '' }, packet)];
+  }
+
+  private willWrite(clientId: string, packet: StoredPacket): [Buffer, Buffer] {
+    return [willKey(this.ids.w.idOf(clientId)), encodePacketEntry({ client: clientId, topic: '' }, packet)];
+  }
+
   private queuedWrite(clientId: string, queued: QueuedPacket): [Buffer, Buffer] {
     return [outgoingKey(this.ids.o.idOf(clientId), queued.seq), encodePacketEntry({ client: clientId, topic: '' }, queued.packet)];
   }
@@ -423,11 +440,11 @@ export class LogPersistence {
     const writes: Array<[Buffer, Buffer | null]> = old.keys.map((key) => [key, null]);
     for (const { topic, packet } of old.retained) {
       this.retained.set(topic, packet);
-      writes.push([retainedKey(this.ids.r.idOf(topic)), encodePacketEntry({ client: '', topic }, packet)]);
+      writes.push(this.retainedWrite(topic, packet));
     }
     for (const { clientId, topic, record } of old.subs) {
       this.restoreSub(clientId, topic, record as SubscriptionRecord);
-      writes.push([subKey(this.ids.s.idOf(subName(clientId, topic))), encodeEntry({ client: clientId, topic }, Buffer.from(JSON.stringify(record), 'utf8'))]);
+      writes.push(this.subWrite(clientId, topic, record as SubscriptionRecord));
     }
     for (const { clientId, seq, packet } of old.outgoing) {
       const queued = this.restoreQueued(clientId, seq, packet);
@@ -435,11 +452,11 @@ export class LogPersistence {
     }
     for (const { clientId, messageId, packet } of old.incoming) {
       const stored = this.restoreIncoming(clientId, messageId, packet);
-      writes.push([incomingKey(this.ids.i.idOf(clientId), messageId), encodePacketEntry({ client: clientId, topic: '' }, stored)]);
+      writes.push(this.incomingWrite(clientId, messageId, stored));
     }
     for (const { clientId, packet } of old.wills) {
       this.wills.set(clientId, packet);
-      writes.push([willKey(this.ids.w.idOf(clientId)), encodePacketEntry({ client: clientId, topic: '' }, packet)]);
+      writes.push(this.willWrite(clientId, packet));
     }
     writes.push([VERSION_KEY, Buffer.from([STATE_LAYOUT])]);
     await this.table.writeStates(writes);

@@ -157,7 +157,7 @@ export class Log {
     }
     const current = this.cursor(group, stream, partition);
     if (current !== null && nextOffset < current) {
-      throw new LogInvariantError(`cursor ${group} for ${stream}/${partition} would move back from ${current} to ${nextOffset}`);
+      throw this.breakOn(new LogInvariantError(`cursor ${group} for ${stream}/${partition} would move back from ${current} to ${nextOffset}`));
     }
     await this.writeOps([{ db: 'cursors', key: cursorKey(group, stream, partition), value: encodeOffset(nextOffset) }]);
   }
@@ -181,7 +181,11 @@ export class Log {
   async runRetention(now = Date.now()): Promise<number> {
     const streams = [...this.streams.values()].map((s) => ({ spec: s.spec, partitions: s.partitions }));
     const trims = this.retention.plan(streams, now, this.pressureLimitBytes);
-    for (const trim of trims) this.assertTrimHeld(trim);
+    try {
+      for (const trim of trims) this.assertTrimHeld(trim);
+    } catch (err) {
+      throw this.breakOn(err as Error);
+    }
     await Promise.all(trims.map((trim) => new Promise<number>((resolve, reject) => this.queue.push({ kind: 'trim', trim, bytes: 0, settle: settlePromise(resolve, reject) }))));
     return trims.reduce((n, t) => n + (t.toOffset - t.fromOffset), 0);
   }
@@ -388,12 +392,16 @@ export class Log {
 
   /** Breaks the log (class comment) and fails `items`. */
   private breakWith(err: unknown, items: Item[]): () => void {
-    const error = err instanceof Error ? err : new LogInvariantError(String(err));
+    return failAll(items, this.breakOn(err instanceof Error ? err : new LogInvariantError(String(err))));
+  }
+
+  /** Breaks the log (class comment), once; returns the error it is broken with. */
+  private breakOn(err: Error): Error {
     if (this.broken === null) {
-      this.broken = error;
-      this.options.observer?.broken?.(error);
+      this.broken = err;
+      this.options.observer?.broken?.(err);
     }
-    return failAll(items, this.broken);
+    return this.broken;
   }
 
   /** Counts an operation refused before staging and returns its error. */

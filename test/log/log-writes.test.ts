@@ -2,8 +2,8 @@
  * One bad write fails alone (issue 10): a write LMDB would refuse — a key over 511 bytes, an empty key —
  * is refused before it joins a group commit, with a typed, counted error, while the appends and the
  * good writes of the same group commit and get their offsets, and no offset is ever handed out twice
- * (the ends after a reopen are exactly the appends made). A cursor never moves back: that is refused
- * where it would be made.
+ * (the ends after a reopen are exactly the appends made). A cursor never moves back: the attempt is
+ * refused where it would be made and breaks the log (a broken invariant stops the acks).
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -54,16 +54,19 @@ test('a state write with a 600-byte key fails only itself; its group commits, of
   }
 });
 
-test('a cursor never moves back', async () => {
-  const log = await Log.open({ dataDir: tmpDir() }, [{ name: 's', partitions: 1 }]);
+test('a cursor never moves back: the attempt breaks the log, which acks nothing more', async () => {
+  const broken: Error[] = [];
+  const log = await Log.open({ dataDir: tmpDir(), observer: { broken: (err) => broken.push(err) } }, [{ name: 's', partitions: 1 }]);
   try {
     for (let i = 0; i < 10; i++) await log.append('s', 0, rec(i));
     await log.commitCursor('g', 's', 0, 7);
     await log.commitCursor('g', 's', 0, 7);
     await assert.rejects(log.commitCursor('g', 's', 0, 3), (err: unknown) => err instanceof LogInvariantError && /from 7 to 3/.test(err.message));
     assert.equal(log.cursor('g', 's', 0), 7);
-    await log.commitCursor('g', 's', 0, 10);
-    assert.equal(log.cursor('g', 's', 0), 10);
+    assert.equal(broken.length, 1);
+    await assert.rejects(log.append('s', 0, rec(10)), (err: unknown) => err === broken[0]);
+    await assert.rejects(log.commitCursor('g', 's', 0, 10), (err: unknown) => err === broken[0]);
+    assert.equal(log.cursor('g', 's', 0), 7);
   } finally {
     await log.close();
   }
