@@ -19,6 +19,17 @@ export abstract class TributaryError extends Error {
   }
 }
 
+/** Something refused for a reason that is also a metric label (`reason`). */
+export abstract class RefusalError extends TributaryError {
+  constructor(
+    message: string,
+    readonly reason: string,
+    options: ErrorOptions = {},
+  ) {
+    super(message, options);
+  }
+}
+
 /** A configuration file or flag is invalid. `path` names the key, e.g. `streams[0].partitions`. */
 export class ConfigError extends TributaryError {
   readonly code = 'CONFIG_INVALID';
@@ -87,16 +98,9 @@ export class LogWriteError extends TributaryError {
  * stores (key 1..511 bytes, value up to 4 GiB - 1). Only the item that carried it fails; `reason` is the
  * metric label (`key-empty`, `key-too-long`, `value-too-large`, `lmdb-refused`).
  */
-export class InvalidWriteError extends TributaryError {
+export class InvalidWriteError extends RefusalError {
   readonly code = 'LOG_INVALID_WRITE';
   readonly retriable = false;
-  constructor(
-    message: string,
-    readonly reason: string,
-    options: ErrorOptions = {},
-  ) {
-    super(message, options);
-  }
 }
 
 /**
@@ -128,16 +132,9 @@ export class UpstreamError extends TributaryError {
 }
 
 /** A publish was refused at ingest (oversized, bad topic, ...). `reason` is the metric label. */
-export class PublishRejectedError extends TributaryError {
+export class PublishRejectedError extends RefusalError {
   readonly code = 'PUBLISH_REJECTED';
   readonly retriable = false;
-  constructor(
-    message: string,
-    readonly reason: string,
-    options: ErrorOptions = {},
-  ) {
-    super(message, options);
-  }
 }
 
 export function errorMessage(err: unknown): string {

@@ -20,26 +20,8 @@ import aedesPacket from 'aedes-packet';
 import qlobber from 'qlobber';
 import QlobberSub from 'qlobber/aedes/qlobber-sub.js';
 import { LogCorruptError } from '../errors.js';
-import {
-  decodeEntry,
-  decodePacketBody,
-  encodeEntry,
-  encodePacketEntry,
-  incomingKey,
-  KeySpace,
-  kindPrefix,
-  outgoingKey,
-  parseKey,
-  retainedKey,
-  STATE_LAYOUT,
-  subKey,
-  subName,
-  VERSION_KEY,
-  willKey,
-  type Digest,
-  type StateKind,
-  type StoredPacket,
-} from './state-codec.js';
+import { STATE_LAYOUT, VERSION_KEY, type Digest, type StoredPacket } from './state-codec.js';
+import { StateEntries } from './state-entries.js';
 import { readLayout1, type Layout1State } from './state-migrate.js';
 
 /** The part of the Log this needs: its state table. */
@@ -83,7 +65,7 @@ export class LogPersistence {
   private readonly outgoing = new Map<string, QueuedPacket[]>();
   private readonly incoming = new Map<string, Map<number, StoredPacket>>();
   private readonly wills = new Map<string, StoredPacket>();
-  private readonly ids: Record<StateKind, KeySpace>;
+  private readonly entries: StateEntries;
   private nextSeq = 0;
   private destroyed = false;
 
@@ -92,8 +74,7 @@ export class LogPersistence {
     private readonly onDestroy: () => Promise<void> = async () => undefined,
     digest?: Digest,
   ) {
-    const space = (kind: StateKind) => new KeySpace(kind, digest);
-    this.ids = { r: space('r'), s: space('s'), o: space('o'), i: space('i'), w: space('w') };
+    this.entries = new StateEntries(digest);
   }
 
   // aedes checks `setup.constructor.name === 'AsyncFunction'`: keep it a real async method.
@@ -115,12 +96,10 @@ export class LogPersistence {
     // [MQTT-3.3.1-10] [MQTT-3.3.1-11]: a retained message with an empty payload clears the topic.
     if (payloadLength(packet) === 0) {
       if (!this.retained.delete(topic)) return;
-      const key = retainedKey(this.ids.r.idOf(topic));
-      this.ids.r.release(topic);
-      await this.table.writeStates([[key, null]]);
+      await this.table.writeStates([[this.entries.retainedDelete(topic), null]]);
     } else {
       this.retained.set(topic, packet);
-      await this.table.writeStates([this.retainedWrite(topic, packet)]);
+      await this.table.writeStates([this.entries.retained(topic, packet)]);
     }
   }
 
@@ -149,7 +128,7 @@ export class LogPersistence {
       if (sub.subscriptionIdentifier !== undefined) record.subscriptionIdentifier = sub.subscriptionIdentifier;
       this.indexSub(client.id, sub.topic, record, stored.get(sub.topic));
       stored.set(sub.topic, record);
-      writes.push(this.subWrite(client.id, sub.topic, record));
+      writes.push(this.entries.sub(client.id, sub.topic, record));
     }
     await this.table.writeStates(writes);
   }
@@ -163,7 +142,7 @@ export class LogPersistence {
       if (sub === undefined) continue;
       if (sub.qos > 0) this.trie.remove(topic, { clientId: client.id, topic });
       stored.delete(topic);
-      writes.push([this.releaseSub(client.id, topic), null]);
+      writes.push([this.entries.subDelete(client.id, topic), null]);
     }
     if (stored.size === 0) this.subscriptions.delete(client.id);
     if (writes.length > 0) await this.table.writeStates(writes);
@@ -188,7 +167,7 @@ export class LogPersistence {
     if (stored === undefined) return;
     for (const [topic, sub] of stored) if (sub.qos > 0) this.trie.remove(topic, { clientId: client.id, topic });
     this.subscriptions.delete(client.id);
-    await this.table.writeStates([...stored.keys()].map((topic) => [this.releaseSub(client.id, topic), null]));
+    await this.table.writeStates([...stored.keys()].map((topic) => [this.entries.subDelete(client.id, topic), null]));
   }
 
   getClientList(topic: string): Readable {
@@ -244,12 +223,8 @@ export class LogPersistence {
     const queued = queue[i];
     if (queued === undefined) return undefined;
     queue.splice(i, 1);
-    const key = outgoingKey(this.ids.o.idOf(client.id), queued.seq);
-    if (queue.length === 0) {
-      this.outgoing.delete(client.id);
-      this.ids.o.release(client.id);
-    }
-    await this.table.writeStates([[key, null]]);
+    if (queue.length === 0) this.outgoing.delete(client.id);
+    await this.table.writeStates([[this.entries.queuedDelete(client.id, queued.seq, queue.length === 0), null]]);
     return queued.packet;
   }
 
@@ -267,7 +242,7 @@ export class LogPersistence {
     let byId = this.incoming.get(client.id);
     if (byId === undefined) this.incoming.set(client.id, (byId = new Map()));
     byId.set(messageId, stored);
-    await this.table.writeStates([this.incomingWrite(client.id, messageId, stored)]);
+    await this.table.writeStates([this.entries.incoming(client.id, messageId, stored)]);
   }
 
   async incomingGetPacket(client: ClientRef, packet: { messageId?: number | undefined }): Promise<StoredPacket> {
@@ -285,21 +260,15 @@ export class LogPersistence {
     const messageId = Number(packet.messageId);
     const byId = this.incoming.get(client.id);
     if (byId === undefined || !byId.delete(messageId)) throw new Error('no such packet');
-    const key = incomingKey(this.ids.i.idOf(client.id), messageId);
-    if (byId.size === 0) {
-      this.incoming.delete(client.id);
-      this.ids.i.release(client.id);
-    }
-    await this.table.writeStates([[key, null]]);
+    if (byId.size === 0) this.incoming.delete(client.id);
+    await this.table.writeStates(this.entries.incomingDelete(client.id, [messageId], byId.size === 0).map((key) => [key, null]));
   }
 
   async cleanIncoming(client: ClientRef): Promise<void> {
     const byId = this.incoming.get(client.id);
     if (byId === undefined) return;
     this.incoming.delete(client.id);
-    const clientKeyId = this.ids.i.idOf(client.id);
-    this.ids.i.release(client.id);
-    await this.table.writeStates([...byId.keys()].map((id) => [incomingKey(clientKeyId, id), null]));
+    await this.table.writeStates(this.entries.incomingDelete(client.id, [...byId.keys()], true).map((key) => [key, null]));
   }
 
   // ---- wills -----------------------------------------------------------------------------------
@@ -309,7 +278,7 @@ export class LogPersistence {
     packet.brokerId = this.brokerId();
     packet.clientId = client.id;
     this.wills.set(client.id, packet);
-    await this.table.writeStates([this.willWrite(client.id, packet)]);
+    await this.table.writeStates([this.entries.will(client.id, packet)]);
   }
 
   async getWill(client: ClientRef): Promise<StoredPacket | undefined> {
@@ -320,9 +289,7 @@ export class LogPersistence {
     const will = this.wills.get(client.id);
     if (will === undefined) return undefined;
     this.wills.delete(client.id);
-    const key = willKey(this.ids.w.idOf(client.id));
-    this.ids.w.release(client.id);
-    await this.table.writeStates([[key, null]]);
+    await this.table.writeStates([[this.entries.willDelete(client.id), null]]);
     return will;
   }
 
@@ -370,65 +337,19 @@ export class LogPersistence {
     await this.table.writeStates([this.queuedWrite(clientId, queued)]);
   }
 
-  // The put of each kind of entry (state-codec.ts), shared by the write-through methods and the upgrade.
-  private retainedWrite(topic: string, packet: StoredPacket): [Buffer, Buffer] {
-    return [retainedKey(this.ids.r.idOf(topic)), encodePacketEntry({ client: '', topic }, packet)];
-  }
-
-  private subWrite(clientId: string, topic: string, record: SubscriptionRecord): [Buffer, Buffer] {
-    return [subKey(this.ids.s.idOf(subName(clientId, topic))), encodeEntry({ client: clientId, topic }, Buffer.from(JSON.stringify(record), 'utf8'))];
-  }
-
-  private incomingWrite(clientId: string, messageId: number, packet: StoredPacket): [Buffer, Buffer] {
-    return [incomingKey(this.ids.i.idOf(clientId), messageId), encodePacketEntry({ client: clientId, topic: '' }, packet)];
-  }
-
-  private willWrite(clientId: string, packet: StoredPacket): [Buffer, Buffer] {
-    return [willKey(this.ids.w.idOf(clientId)), encodePacketEntry({ client: clientId, topic: '' }, packet)];
-  }
-
   private queuedWrite(clientId: string, queued: QueuedPacket): [Buffer, Buffer] {
-    return [outgoingKey(this.ids.o.idOf(clientId), queued.seq), encodePacketEntry({ client: clientId, topic: '' }, queued.packet)];
-  }
-
-  /** The key of a subscription being deleted; its id is free again. */
-  private releaseSub(clientId: string, topic: string): Buffer {
-    const name = subName(clientId, topic);
-    const key = subKey(this.ids.s.idOf(name));
-    this.ids.s.release(name);
-    return key;
+    return this.entries.queued(clientId, queued.seq, queued.packet);
   }
 
   /** Rebuilds every in-memory structure from the state table (layout 2). */
   private load(): void {
-    this.scan('r', (id, names, body) => {
-      this.ids.r.adopt(names.topic, id);
-      this.retained.set(names.topic, decodePacketBody(body));
+    this.entries.load(this.table, {
+      retained: (topic, packet) => this.retained.set(topic, packet),
+      sub: (clientId, topic, record) => this.restoreSub(clientId, topic, record as SubscriptionRecord),
+      queued: (clientId, seq, packet) => this.restoreQueued(clientId, seq, packet),
+      incoming: (clientId, messageId, packet) => this.restoreIncoming(clientId, messageId, packet),
+      will: (clientId, packet) => this.wills.set(clientId, packet),
     });
-    this.scan('s', (id, { client, topic }, body) => {
-      this.ids.s.adopt(subName(client, topic), id);
-      this.restoreSub(client, topic, JSON.parse(body.toString('utf8')) as SubscriptionRecord);
-    });
-    this.scan('o', (id, { client }, body, rest) => {
-      this.ids.o.adopt(client, id);
-      this.restoreQueued(client, Number(rest.readBigUInt64BE(0)), decodePacketBody(body));
-    });
-    this.scan('i', (id, { client }, body, rest) => {
-      this.ids.i.adopt(client, id);
-      this.restoreIncoming(client, rest.readUInt16BE(0), decodePacketBody(body));
-    });
-    this.scan('w', (id, { client }, body) => {
-      this.ids.w.adopt(client, id);
-      this.wills.set(client, decodePacketBody(body));
-    });
-  }
-
-  private scan(kind: StateKind, visit: (id: Buffer, names: { client: string; topic: string }, body: Buffer, rest: Buffer) => void): void {
-    for (const [key, value] of this.table.stateScan(kindPrefix(kind))) {
-      const { id, rest } = parseKey(kind, key);
-      const { names, body } = decodeEntry(value);
-      visit(id, names, body, rest);
-    }
   }
 
   /**
@@ -440,11 +361,11 @@ export class LogPersistence {
     const writes: Array<[Buffer, Buffer | null]> = old.keys.map((key) => [key, null]);
     for (const { topic, packet } of old.retained) {
       this.retained.set(topic, packet);
-      writes.push(this.retainedWrite(topic, packet));
+      writes.push(this.entries.retained(topic, packet));
     }
     for (const { clientId, topic, record } of old.subs) {
       this.restoreSub(clientId, topic, record as SubscriptionRecord);
-      writes.push(this.subWrite(clientId, topic, record as SubscriptionRecord));
+      writes.push(this.entries.sub(clientId, topic, record));
     }
     for (const { clientId, seq, packet } of old.outgoing) {
       const queued = this.restoreQueued(clientId, seq, packet);
@@ -452,11 +373,11 @@ export class LogPersistence {
     }
     for (const { clientId, messageId, packet } of old.incoming) {
       const stored = this.restoreIncoming(clientId, messageId, packet);
-      writes.push(this.incomingWrite(clientId, messageId, stored));
+      writes.push(this.entries.incoming(clientId, messageId, stored));
     }
     for (const { clientId, packet } of old.wills) {
       this.wills.set(clientId, packet);
-      writes.push(this.willWrite(clientId, packet));
+      writes.push(this.entries.will(clientId, packet));
     }
     writes.push([VERSION_KEY, Buffer.from([STATE_LAYOUT])]);
     await this.table.writeStates(writes);
