@@ -39,7 +39,7 @@ import { FORMAT_VERSION, formatOp, upgradeFormat } from './migrate.js';
 import { encodeRecord, type LogRecord, type RecordInput } from './record.js';
 import { checkpointIn, LogReader, partitionStateIn, readRecords, readStreamDefs, type ReadLimits } from './reader.js';
 import { RetentionPlanner, type DropReason, type Trim } from './retention.js';
-import { Store, writeProblem, type WriteOp, type WriteOutcome } from './store.js';
+import { Store, VALUE_BYTES_MAX, writeProblem, type WriteOp, type WriteOutcome } from './store.js';
 import { LOG_DEFAULTS, toInfo, type LogOptions, type PartitionInfo, type PartitionRef, type StreamInfo, type StreamRef, type StreamSpec } from './types.js';
 import { verifyLog } from './verify.js';
 export type { DropReason, Settle };
@@ -118,9 +118,9 @@ export class Log {
     try {
       this.assertOpen();
       const value = encodeRecord(input);
-      const problem = writeProblem(RECORD_KEY_PROBE, value);
-      if (problem) throw this.invalid(problem);
-      item = { kind: 'append', part: this.partition(stream, partition), value, payloadBytes: input.payload.length, bytes: value.length, settle };
+      const part = this.partition(stream, partition);
+      if (value.length > VALUE_BYTES_MAX) throw this.invalid(writeProblem(RECORD_KEY_PROBE, value, `a record for ${stream}/${partition}`) as InvalidWriteError);
+      item = { kind: 'append', part, value, payloadBytes: input.payload.length, bytes: value.length, settle };
     } catch (err) {
       settle(err as Error, -1);
       return;
@@ -166,7 +166,7 @@ export class Log {
   private async writeOps(ops: WriteOp[], apply: () => void = () => undefined): Promise<void> {
     this.assertOpen();
     for (const op of ops) {
-      const problem = writeProblem(op.key, op.value);
+      const problem = writeProblem(op.key, op.value, `a write to the ${op.db} table`);
       if (problem) throw this.invalid(problem);
     }
     if (!this.queue.hasSpace()) await this.queue.waitForSpace();

@@ -42,10 +42,10 @@ export const VALUE_BYTES_MAX = 0xffff_ffff;
  * commits the rest of the batch), or null when it stores them. Checked before an operation joins a
  * group commit, so a bad one fails only its own item.
  */
-export function writeProblem(key: Buffer, value: Buffer | null): InvalidWriteError | null {
-  if (key.length === 0) return new InvalidWriteError('LMDB key is empty', 'key-empty');
-  if (key.length > KEY_BYTES_MAX) return new InvalidWriteError(`LMDB key of ${key.length} bytes; the limit is ${KEY_BYTES_MAX}`, 'key-too-long');
-  if (value !== null && value.length > VALUE_BYTES_MAX) return new InvalidWriteError(`LMDB value of ${value.length} bytes; the limit is ${VALUE_BYTES_MAX}`, 'value-too-large');
+export function writeProblem(key: Buffer, value: Buffer | null, where: string): InvalidWriteError | null {
+  if (key.length === 0) return new InvalidWriteError(`${where}: LMDB key is empty`, 'key-empty');
+  if (key.length > KEY_BYTES_MAX) return new InvalidWriteError(`${where}: LMDB key of ${key.length} bytes; the limit is ${KEY_BYTES_MAX}`, 'key-too-long');
+  if (value !== null && value.length > VALUE_BYTES_MAX) return new InvalidWriteError(`${where}: LMDB value of ${value.length} bytes; the limit is ${VALUE_BYTES_MAX}`, 'value-too-large');
   return null;
 }
 
