@@ -1,7 +1,7 @@
 /**
  * How MQTT broker state is laid out in the log's `state` table (see persistence.ts): state layout 2.
  *
- * Every name in a key is replaced by its *id*, so a key is at most 6 + 17 + 17 = 40 bytes whatever the
+ * Every name in a key is replaced by its *id*, so a key is at most 6 + 17 + 8 = 31 bytes whatever the
  * names: LMDB keys stop at 511 bytes, while MQTT topics and client ids go up to 65,535 [MQTT-1.5.3].
  * The names themselves are in the value.
  *
