@@ -2,9 +2,10 @@
 import type { Argv } from 'yargs';
 import { checkConfigCommand } from './check-config.js';
 import { logCommand } from './log.js';
+import { passwdCommand } from './passwd.js';
 import { serveCommand } from './serve.js';
 import { statusCommand } from './status.js';
 
 export type Command = (cli: Argv) => Argv;
 
-export const commands: Command[] = [serveCommand, statusCommand, logCommand, checkConfigCommand];
+export const commands: Command[] = [serveCommand, statusCommand, logCommand, checkConfigCommand, passwdCommand];
