@@ -82,6 +82,8 @@ function readYaml(file: string): Record<string, unknown> {
   const obj = value as Record<string, unknown>;
   // A relative dataDir in a file is relative to the file, not to wherever the service was started.
   if (typeof obj.dataDir === 'string' && !path.isAbsolute(obj.dataDir)) obj.dataDir = path.resolve(path.dirname(file), obj.dataDir);
+  const auth = (obj.mqtt as { auth?: { passwordFile?: unknown } } | undefined)?.auth;
+  if (auth !== undefined && typeof auth.passwordFile === 'string' && !path.isAbsolute(auth.passwordFile)) auth.passwordFile = path.resolve(path.dirname(file), auth.passwordFile);
   return obj;
 }
 

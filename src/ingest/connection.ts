@@ -109,6 +109,8 @@ export class GatedConnection extends Duplex {
     private readonly socket: ClientSocket,
     private readonly limits: ConnectionLimits,
     private readonly onViolation: (reason: ViolationReason, detail: string) => void,
+    /** The peer's IP address, when the transport knows it (who may connect anonymously). */
+    readonly remoteAddress?: string,
   ) {
     super({ allowHalfOpen: false });
     this.scanner = new FrameScanner(limits.frameBytesMax);

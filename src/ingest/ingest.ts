@@ -13,10 +13,14 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
+import fs from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { Aedes, AuthErrorCode, type AuthenticateError, type Client, type ConnectPacket } from 'aedes';
+import { Authenticator } from '../auth/authenticator.js';
+import { isLoopback } from '../auth/address.js';
+import { parsePasswordFile } from '../auth/password-file.js';
 import type { Config } from '../config/load.js';
-import { PublishRejectedError, TributaryError, errorMessage } from '../errors.js';
+import { ConfigError, PublishRejectedError, TributaryError, errorMessage } from '../errors.js';
 import { Router, type Log } from '../log/index.js';
 import type { Logger } from '../ops/logger.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -29,7 +33,7 @@ import { PublishFirst } from './publish-first.js';
 export interface IngestOptions {
   config: Config;
   log: Log;
-  metrics: Pick<Metrics, 'recordIngest' | 'recordRejected'>;
+  metrics: Pick<Metrics, 'recordIngest' | 'recordRejected' | 'recordAuthFailure'>;
   logger: Logger;
 }
 
@@ -48,6 +52,8 @@ export interface Ingest {
 
 /** A CONNECT may carry a will (≤ 64 KiB), user name, password and client id besides the payload limit. */
 const FRAME_OVERHEAD_BYTES = 5 * 65_540;
+/** A refused CONNECT is answered this much later, so passwords cannot be guessed at network speed. */
+const AUTH_FAILURE_DELAY_MS = 1_000;
 /** How long shutdown waits for appends in flight to be committed and acked. */
 const DRAIN_TIMEOUT_MS = 5_000;
 
@@ -112,7 +118,8 @@ export function createIngest(options: IngestOptions): Ingest {
     let client: Client | null = null;
     const limits = { frameBytesMax: config.mqtt.maxPayloadBytes + FRAME_OVERHEAD_BYTES, writeBufferMaxBytes: config.mqtt.clientWriteBufferMaxBytes, appendsInFlightMax: config.mqtt.clientAppendsInFlightMax };
     const onViolation = (reason: ViolationReason, detail: string): void => reject(client?.id ?? null, reason, detail);
-    const conn = new GatedConnection(socket as ClientSocket, limits, onViolation);
+    const address = req?.socket.remoteAddress ?? (socket as { remoteAddress?: string }).remoteAddress;
+    const conn = new GatedConnection(socket as ClientSocket, limits, onViolation, address);
     connections.add(conn);
     conn.once('close', () => connections.delete(conn));
     client = aedes.handle(conn, req);
@@ -126,13 +133,50 @@ export function createIngest(options: IngestOptions): Ingest {
     if (!packet.clientId && packet.clean === false) emptyIdPersistent.add(client);
     done(null, true);
   }
-  function authenticate(client: Client, _user: unknown, _password: unknown, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
-    if (!emptyIdPersistent.has(client)) return done(null, true);
-    const err = Object.assign(new Error('zero-length client id needs CleanSession 1'), { returnCode: AuthErrorCode.IDENTIFIER_REJECTED });
-    done(err, false);
+  let authenticator: Authenticator | null = null;
+  function authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
+    if (emptyIdPersistent.has(client)) {
+      const err = Object.assign(new Error('zero-length client id needs CleanSession 1'), { returnCode: AuthErrorCode.IDENTIFIER_REJECTED });
+      return done(err, false);
+    }
+    const address = client.conn instanceof GatedConnection ? client.conn.remoteAddress : undefined;
+    (authenticator as Authenticator).check(username, password, address).then(
+      (decision) => {
+        if (decision.ok) return done(null, true);
+        metrics.recordAuthFailure(decision.reason);
+        // Never the password; the user name helps an operator find a misconfigured device.
+        logger.warn({ clientId: client.id, username, address, reason: decision.reason }, 'connection refused: not authenticated');
+        const returnCode = decision.returnCode === 4 ? AuthErrorCode.BAD_USERNAME_OR_PASSWORD : AuthErrorCode.NOT_AUTHORIZED;
+        const err = Object.assign(new Error(`not authenticated: ${decision.reason}`), { returnCode });
+        setTimeout(() => done(err, false), AUTH_FAILURE_DELAY_MS);
+      },
+      (err: unknown) => done(Object.assign(new Error(`authentication failed: ${errorMessage(err)}`), { returnCode: AuthErrorCode.SERVER_UNAVAILABLE }), false),
+    );
+  }
+
+  /** Reads the password file (a bad one stops the start, naming file and line) and warns about open doors. */
+  function loadAuth(): Authenticator {
+    const { passwordFile, allowAnonymous } = config.mqtt.auth;
+    let passwords = null;
+    if (passwordFile !== undefined) {
+      let text: string;
+      try {
+        text = fs.readFileSync(passwordFile, 'utf8');
+      } catch (err) {
+        throw new ConfigError(`mqtt.auth.passwordFile: cannot read ${passwordFile}: ${errorMessage(err)}`, 'mqtt.auth.passwordFile');
+      }
+      passwords = parsePasswordFile(text, passwordFile);
+    }
+    const auth = new Authenticator({ passwords, allowAnonymous });
+    const open = config.mqtt.listeners.filter((l) => !isLoopback(l.host));
+    if (auth.anonymousFromNetwork && open.length > 0) {
+      logger.warn({ listeners: open.map((l) => `${l.host}:${l.port}`) }, 'mqtt.auth.allowAnonymous is true: clients without credentials are let in from the network');
+    }
+    return auth;
   }
 
   async function start(): Promise<BoundPort[]> {
+    authenticator = loadAuth();
     aedes = await Aedes.createBroker({ persistence, authorizePublish, preConnect, authenticate, drainTimeout: 0, connectTimeout: 10_000 });
     publishFirst = new PublishFirst(aedes);
     aedes.on('clientError', onClientError);

@@ -80,6 +80,8 @@ export interface Metrics {
   recordCommitFailure(reason: string): void;
   /** A log write was refused before its commit; `reason` is InvalidWriteError's. */
   recordInvalidWrite(reason: string): void;
+  /** An MQTT CONNECT was refused: `unknown-user`, `bad-password`, `anonymous-refused`. */
+  recordAuthFailure(reason: string): void;
   /** Totals since start across streams, for rates in the status report. */
   ingestTotals(): { records: number; bytes: number };
 }
@@ -105,6 +107,7 @@ class TributaryMetrics implements Metrics {
   private readonly commitRecords: Histogram;
   private readonly commitFailures: Counter<'reason'>;
   private readonly invalidWrites: Counter<'reason'>;
+  private readonly authFailures: Counter<'reason'>;
   private totalRecords = 0;
   private totalBytes = 0;
 
@@ -158,6 +161,12 @@ class TributaryMetrics implements Metrics {
     this.invalidWrites = new Counter({
       name: 'tributary_log_invalid_writes_total',
       help: 'Log writes refused before their commit (only their own item failed), by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.authFailures = new Counter({
+      name: 'tributary_auth_failures_total',
+      help: 'MQTT CONNECTs refused, by reason: unknown-user, bad-password, anonymous-refused.',
       labelNames: ['reason'],
       registers,
     });
@@ -225,6 +234,10 @@ class TributaryMetrics implements Metrics {
 
   recordInvalidWrite(reason: string): void {
     this.invalidWrites.inc({ reason });
+  }
+
+  recordAuthFailure(reason: string): void {
+    this.authFailures.inc({ reason });
   }
 
   /**

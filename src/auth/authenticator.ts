@@ -1,0 +1,44 @@
+/**
+ * Who may connect over MQTT: a pure decision from the CONNECT's credentials and the peer's address.
+ *
+ *   - a user name and password are checked against the password file (password-file.ts), when one is
+ *     configured: unknown user or wrong password → refused, return code 4 (bad user name or password);
+ *   - without a password file, credentials are not checked and the client counts as anonymous;
+ *   - anonymous clients (no user name, or no password file): `allowAnonymous` true lets them in from
+ *     anywhere, false from nowhere, and unset (the default, as in Mosquitto 2) from loopback only;
+ *     refused → return code 5 (not authorized).
+ *
+ * The 1 s delay before a refusal is the caller's (ingest), so that this stays a decision.
+ */
+import { isLoopback } from './address.js';
+import { verifyPassword, type PasswordEntry } from './password-file.js';
+
+export type AuthDecision = { ok: true; user: string | null } | { ok: false; returnCode: 4 | 5; reason: 'unknown-user' | 'bad-password' | 'anonymous-refused' };
+
+export interface AuthOptions {
+  /** Parsed password file, or null when none is configured. */
+  passwords: Map<string, PasswordEntry> | null;
+  allowAnonymous?: boolean | undefined;
+}
+
+export class Authenticator {
+  constructor(private readonly options: AuthOptions) {}
+
+  /** Whether anonymous clients are let in from addresses other than loopback. */
+  get anonymousFromNetwork(): boolean {
+    return this.options.allowAnonymous === true;
+  }
+
+  async check(username: string | undefined, password: Buffer | undefined, address: string | undefined): Promise<AuthDecision> {
+    const { passwords } = this.options;
+    if (passwords !== null && username !== undefined) {
+      const entry = passwords.get(username);
+      if (entry === undefined) return { ok: false, returnCode: 4, reason: 'unknown-user' };
+      if (password === undefined || !(await verifyPassword(entry, password))) return { ok: false, returnCode: 4, reason: 'bad-password' };
+      return { ok: true, user: username };
+    }
+    const allow = this.options.allowAnonymous;
+    if (allow === true || (allow === undefined && isLoopback(address))) return { ok: true, user: null };
+    return { ok: false, returnCode: 5, reason: 'anonymous-refused' };
+  }
+}
