@@ -13,7 +13,7 @@
 import { isLoopback } from './address.js';
 import { verifyPassword, type PasswordEntry } from './password-file.js';
 
-export type AuthDecision = { ok: true; user: string | null } | { ok: false; returnCode: 4 | 5; reason: 'unknown-user' | 'bad-password' | 'anonymous-refused' };
+export type AuthDecision = { ok: true; user: string | null } | { ok: false; returnCode: 4 | 5; reason: 'unknown-user' | 'bad-password' | 'anonymous-refused' | 'will-denied' };
 
 export interface AuthOptions {
   /** Parsed password file, or null when none is configured. */

@@ -82,8 +82,11 @@ function readYaml(file: string): Record<string, unknown> {
   const obj = value as Record<string, unknown>;
   // A relative dataDir in a file is relative to the file, not to wherever the service was started.
   if (typeof obj.dataDir === 'string' && !path.isAbsolute(obj.dataDir)) obj.dataDir = path.resolve(path.dirname(file), obj.dataDir);
-  const auth = (obj.mqtt as { auth?: { passwordFile?: unknown } } | undefined)?.auth;
-  if (auth !== undefined && typeof auth.passwordFile === 'string' && !path.isAbsolute(auth.passwordFile)) auth.passwordFile = path.resolve(path.dirname(file), auth.passwordFile);
+  const auth = (obj.mqtt as { auth?: Record<string, unknown> } | undefined)?.auth;
+  for (const key of ['passwordFile', 'aclFile']) {
+    const value = auth?.[key];
+    if (auth !== undefined && typeof value === 'string' && !path.isAbsolute(value)) auth[key] = path.resolve(path.dirname(file), value);
+  }
   return obj;
 }
 

@@ -66,10 +66,11 @@ export const configSchema = z.strictObject({
       /** Publishes of one client waiting for their commit; at this many its socket is not read. */
       clientAppendsInFlightMax: z.number().int().min(1).max(65535).default(32),
       /**
-       * passwordFile: Mosquitto's format (tributary passwd, mosquitto_passwd). allowAnonymous: unset lets
+       * passwordFile: Mosquitto's format (tributary passwd, mosquitto_passwd). aclFile: Mosquitto's acl_file
+       * syntax (src/auth/acl-file.ts). allowAnonymous: unset lets
        * clients without credentials in from loopback only (Mosquitto 2's choice); true from anywhere.
        */
-      auth: z.strictObject({ passwordFile: z.string().min(1).optional(), allowAnonymous: z.boolean().optional() }).default({}),
+      auth: z.strictObject({ passwordFile: z.string().min(1).optional(), aclFile: z.string().min(1).optional(), allowAnonymous: z.boolean().optional() }).default({}),
     })
     .default({ listeners: [{ type: 'tcp', host: '0.0.0.0', port: 1883 }], maxPayloadBytes: 262144, clientWriteBufferMaxBytes: 4 * 1024 * 1024, clientsMax: 10_000, clientAppendsInFlightMax: 32, auth: {} }),
   durability: z

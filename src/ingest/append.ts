@@ -49,6 +49,10 @@ export interface AppendDeps {
    * broker's own publish (retained store, offline queues), done once that is durable (publish-first.ts).
    */
   beforeAck?(packet: PublishLike, client: ClientLike, done: (err?: Error | null) => void): void;
+  /** Whether the ACL lets this client publish to the topic (absent: no ACL). */
+  mayPublish?(client: ClientLike, topic: string): boolean;
+  /** A publish the ACL denied: acked (MQTT 3.1.1 has no negative PUBACK), never appended nor delivered. */
+  onDenied?(client: ClientLike, packet: PublishLike): void;
 }
 
 const SYS_PREFIX = '$SYS';
@@ -95,6 +99,10 @@ export function createAuthorizePublish(deps: AppendDeps, inFlight: InFlight) {
     if (problem) {
       deps.onReject(clientId, problem);
       return done(problem);
+    }
+    if (client !== null && deps.mayPublish && !deps.mayPublish(client, packet.topic)) {
+      deps.onDenied?.(client, packet);
+      return done(null);
     }
     // [MQTT-4.3.3-2]: a retransmitted QoS 2 PUBLISH (id still stored) was logged the first time.
     if (packet.qos === 2 && packet.messageId !== undefined && deps.isDuplicateQoS2(clientId, packet.messageId)) return done(null);

@@ -15,7 +15,8 @@ import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import fs from 'node:fs';
 import type { Duplex } from 'node:stream';
-import { Aedes, AuthErrorCode, type AuthenticateError, type Client, type ConnectPacket } from 'aedes';
+import { Aedes, AuthErrorCode, type AuthenticateError, type Client, type ConnectPacket, type AedesPublishPacket, type Subscription } from 'aedes';
+import { Acl, type AclIdentity } from '../auth/acl-file.js';
 import { Authenticator } from '../auth/authenticator.js';
 import { isLoopback } from '../auth/address.js';
 import { parsePasswordFile } from '../auth/password-file.js';
@@ -87,6 +88,12 @@ export function createIngest(options: IngestOptions): Ingest {
       onIngest: (stream, bytes) => metrics.recordIngest(stream, 1, bytes),
       onReject: (clientId, err) => reject(clientId, err.reason, err.message),
       beforeAck: (packet, client, done) => (publishFirst === null ? done(null) : publishFirst.run(packet, client, done)),
+      mayPublish: (client, topic) => acl === null || acl.canPublish(identityOf(client as Client), topic),
+      onDenied: (client, packet) => {
+        publishFirst?.drop(packet);
+        metrics.recordRejected('not-authorized');
+        logger.warn({ clientId: client.id, topic: packet.topic }, 'publish denied by the ACL: acked and dropped');
+      },
     },
     inFlight,
   );
@@ -129,8 +136,13 @@ export function createIngest(options: IngestOptions): Ingest {
   // an id, giving the client a persistent session it can never resume). preConnect sees the packet,
   // authenticate can answer with a return code.
   const emptyIdPersistent = new WeakSet<Client>();
+  /** Each connected client's user name (null: anonymous), for the ACL. */
+  const identities = new WeakMap<Client, string | null>();
+  const willTopics = new WeakMap<Client, string>();
+  const identityOf = (client: Client): AclIdentity => ({ user: identities.get(client) ?? null, clientId: client.id });
   function preConnect(client: Client, packet: ConnectPacket, done: (err: Error | null, ok: boolean) => void): void {
     if (!packet.clientId && packet.clean === false) emptyIdPersistent.add(client);
+    if (packet.will?.topic !== undefined) willTopics.set(client, packet.will.topic);
     done(null, true);
   }
   let authenticator: Authenticator | null = null;
@@ -142,7 +154,13 @@ export function createIngest(options: IngestOptions): Ingest {
     const address = client.conn instanceof GatedConnection ? client.conn.remoteAddress : undefined;
     (authenticator as Authenticator).check(username, password, address).then(
       (decision) => {
-        if (decision.ok) return done(null, true);
+        const will = willTopics.get(client);
+        // A will is checked at CONNECT, against the identity the client has just proven.
+        if (decision.ok && (acl === null || will === undefined || acl.canPublish({ user: decision.user, clientId: client.id }, will))) {
+          identities.set(client, decision.user);
+          return done(null, true);
+        }
+        if (decision.ok) decision = { ok: false, returnCode: 5, reason: 'will-denied' };
         metrics.recordAuthFailure(decision.reason);
         // Never the password; the user name helps an operator find a misconfigured device.
         logger.warn({ clientId: client.id, username, address, reason: decision.reason }, 'connection refused: not authenticated');
@@ -154,18 +172,27 @@ export function createIngest(options: IngestOptions): Ingest {
     );
   }
 
+  let acl: Acl | null = null;
+  function authorizeSubscribe(client: Client, sub: Subscription, done: (err: Error | null, sub: Subscription | null) => void): void {
+    if (acl === null || acl.canSubscribe(identityOf(client), sub.topic)) return done(null, sub);
+    logger.info({ clientId: client.id, filter: sub.topic }, 'subscription denied by the ACL: SUBACK 0x80');
+    done(null, null); // aedes answers a null subscription with return code 0x80 [MQTT-3.9.3]
+  }
+  function authorizeForward(client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
+    return acl === null || acl.canReceive(identityOf(client), packet.topic) ? packet : null;
+  }
+
   /** Reads the password file (a bad one stops the start, naming file and line) and warns about open doors. */
   function loadAuth(): Authenticator {
     const { passwordFile, allowAnonymous } = config.mqtt.auth;
     let passwords = null;
     if (passwordFile !== undefined) {
-      let text: string;
-      try {
-        text = fs.readFileSync(passwordFile, 'utf8');
-      } catch (err) {
-        throw new ConfigError(`mqtt.auth.passwordFile: cannot read ${passwordFile}: ${errorMessage(err)}`, 'mqtt.auth.passwordFile');
-      }
-      passwords = parsePasswordFile(text, passwordFile);
+      passwords = parsePasswordFile(readAuthFile(passwordFile, 'mqtt.auth.passwordFile'), passwordFile);
+    }
+    const { aclFile } = config.mqtt.auth;
+    if (aclFile !== undefined) {
+      acl = Acl.parse(readAuthFile(aclFile, 'mqtt.auth.aclFile'), aclFile);
+      logger.info({ aclFile, rules: acl.size }, 'ACL loaded');
     }
     const auth = new Authenticator({ passwords, allowAnonymous });
     const open = config.mqtt.listeners.filter((l) => !isLoopback(l.host));
@@ -177,7 +204,7 @@ export function createIngest(options: IngestOptions): Ingest {
 
   async function start(): Promise<BoundPort[]> {
     authenticator = loadAuth();
-    aedes = await Aedes.createBroker({ persistence, authorizePublish, preConnect, authenticate, drainTimeout: 0, connectTimeout: 10_000 });
+    aedes = await Aedes.createBroker({ persistence, authorizePublish, authorizeSubscribe, authorizeForward, preConnect, authenticate, drainTimeout: 0, connectTimeout: 10_000 });
     publishFirst = new PublishFirst(aedes);
     aedes.on('clientError', onClientError);
     aedes.on('connectionError', onClientError);
@@ -214,3 +241,10 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
+function readAuthFile(file: string, key: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${key}: cannot read ${file}: ${errorMessage(err)}`, key);
+  }
+}

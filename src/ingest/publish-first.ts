@@ -36,6 +36,11 @@ export class PublishFirst {
     };
   }
 
+  /** aedes' own publish of `packet` (after its ack) will do nothing: the ACL denied it. */
+  drop(packet: object): void {
+    this.published.add(packet);
+  }
+
   /** Publishes `packet` now; `done` runs once every write it caused is durable. */
   run(packet: object, client: unknown, done: Done): void {
     this.publish(packet, client, (err) => {
