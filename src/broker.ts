@@ -39,6 +39,8 @@ export interface BrokerPorts {
 
 export interface Broker {
   start(): Promise<BrokerPorts>;
+  /** SIGHUP: re-reads the password and ACL files; a bad file keeps the old rules (and is thrown). */
+  reload(): void;
   /** Ordered shutdown; idempotent. */
   close(): Promise<void>;
 }
@@ -155,6 +157,7 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
 
   return {
     start,
+    reload: () => ingest?.reloadAuth(),
     close: () => (closing ??= shutdown()),
   };
 }

@@ -13,7 +13,7 @@
 import type { Argv } from 'yargs';
 import { createBroker } from '../broker.js';
 import { loadConfig } from '../config/load.js';
-import { LogWriteError } from '../errors.js';
+import { errorMessage, LogWriteError } from '../errors.js';
 import { createLogger, type Logger } from '../ops/logger.js';
 
 /** How long a broken broker may take to close before it exits anyway. */
@@ -53,6 +53,16 @@ async function serve(file: string | undefined, overrides: Parameters<typeof load
     throw err;
   }
   logger.info({ mqtt: ports.mqtt, http: ports.http, dataDir: config.dataDir }, 'listening');
+  // SIGHUP (systemd's ExecReload): new passwords and ACLs without dropping anyone; a bad file is
+  // logged with its file and line, and the rules in force stay.
+  process.on('SIGHUP', () => {
+    try {
+      broker.reload();
+      logger.info('reloaded the password and ACL files');
+    } catch (err) {
+      logger.error({ error: errorMessage(err) }, 'reload failed: the previous rules stay in force');
+    }
+  });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);

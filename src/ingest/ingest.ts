@@ -48,6 +48,11 @@ export interface Ingest {
   start(): Promise<BoundPort[]>;
   /** Connected MQTT clients. */
   clientCount(): number;
+  /**
+   * Re-reads the password and ACL files (SIGHUP). Connected clients stay; the new rules apply from the
+   * next CONNECT, PUBLISH, SUBSCRIBE and delivery. A bad file keeps the old rules and is thrown.
+   */
+  reloadAuth(): void;
   close(): Promise<void>;
 }
 
@@ -190,20 +195,20 @@ export function createIngest(options: IngestOptions): Ingest {
       passwords = parsePasswordFile(readAuthFile(passwordFile, 'mqtt.auth.passwordFile'), passwordFile);
     }
     const { aclFile } = config.mqtt.auth;
-    if (aclFile !== undefined) {
-      acl = Acl.parse(readAuthFile(aclFile, 'mqtt.auth.aclFile'), aclFile);
-      logger.info({ aclFile, rules: acl.size }, 'ACL loaded');
-    }
-    const auth = new Authenticator({ passwords, allowAnonymous });
-    const open = config.mqtt.listeners.filter((l) => !isLoopback(l.host));
-    if (auth.anonymousFromNetwork && open.length > 0) {
-      logger.warn({ listeners: open.map((l) => `${l.host}:${l.port}`) }, 'mqtt.auth.allowAnonymous is true: clients without credentials are let in from the network');
-    }
-    return auth;
+    const rules = aclFile === undefined ? null : Acl.parse(readAuthFile(aclFile, 'mqtt.auth.aclFile'), aclFile);
+    // Both files parsed: only now replace what is in force, so a bad one changes nothing.
+    acl = rules;
+    if (rules !== null) logger.info({ aclFile, rules: rules.size }, 'ACL loaded');
+    if (passwordFile !== undefined) logger.info({ passwordFile, users: passwords?.size ?? 0 }, 'password file loaded');
+    return new Authenticator({ passwords, allowAnonymous });
   }
 
   async function start(): Promise<BoundPort[]> {
     authenticator = loadAuth();
+    const open = config.mqtt.listeners.filter((l) => !isLoopback(l.host));
+    if (authenticator.anonymousFromNetwork && open.length > 0) {
+      logger.warn({ listeners: open.map((l) => `${l.host}:${l.port}`) }, 'mqtt.auth.allowAnonymous is true: clients without credentials are let in from the network');
+    }
     aedes = await Aedes.createBroker({ persistence, authorizePublish, authorizeSubscribe, authorizeForward, preConnect, authenticate, drainTimeout: 0, connectTimeout: 10_000 });
     publishFirst = new PublishFirst(aedes);
     aedes.on('clientError', onClientError);
@@ -233,6 +238,9 @@ export function createIngest(options: IngestOptions): Ingest {
   return {
     start,
     clientCount: () => connections.size,
+    reloadAuth: () => {
+      authenticator = loadAuth();
+    },
     close: () => (closing ??= shutdown().catch((err: unknown) => logger.error({ error: errorMessage(err) }, 'ingest shutdown failed'))),
   };
 }

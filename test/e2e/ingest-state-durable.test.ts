@@ -100,7 +100,7 @@ test('long retained topics under QoS 1 load, and acked state through kill -9 at 
       if (packet.retain) retained.set(topic, payload.toString());
     });
     await fresh.subscribeAsync('long/#', { qos: 1 });
-    await until('both retained messages', () => retained.size === 2);
+    await until('both retained messages', () => retained.size === 2, 20_000);
     assert.equal(retained.get(TOPIC_600), 'final-600');
     assert.equal(retained.get(TOPIC_60000), 'final-60000');
     await fresh.endAsync();
@@ -108,7 +108,7 @@ test('long retained topics under QoS 1 load, and acked state through kill -9 at 
     const back = await connectAsync(broker.mqttUrl, { clientId: 'sleeper', clean: false, reconnectPeriod: 0 });
     const queued: string[] = [];
     back.on('message', (_topic, payload) => queued.push(payload.toString()));
-    await until('the queued message', () => queued.length >= 1);
+    await until('the queued message', () => queued.length >= 1, 20_000);
     assert.deepEqual(queued, ['queued-final']);
     await back.endAsync();
   } finally {

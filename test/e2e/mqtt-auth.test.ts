@@ -7,7 +7,8 @@
  *    password;
  *  - clients without credentials are let in from loopback by default, and refused with return code 5
  *    when `allowAnonymous: false`;
- *  - a damaged password file stops `serve` at start with exit code 2, naming the file and line.
+ *  - a damaged password file stops `serve` at start with exit code 2, naming the file and line;
+ *  - SIGHUP re-reads the file while clients stay connected; a damaged file on reload keeps the old rules.
  * The address rule itself (what counts as loopback) is unit-tested here too; refusing anonymous
  * clients from a non-loopback peer needs a network namespace and comes with the rest of the security
  * issue.
@@ -21,6 +22,7 @@ import { isLoopback } from '../../src/auth/address.js';
 import { metricValue, RawClient, startServe } from '../helpers/broker.js';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { until } from '../helpers/until.js';
 
 async function connack(port: number, clientId: string, username?: string, password?: string): Promise<{ code: number; ms: number }> {
   const t0 = Date.now();
@@ -85,4 +87,34 @@ test('a damaged password file stops serve with exit code 2, naming file and line
 test('loopback is 127.0.0.0/8, ::1 and IPv4-mapped 127.x; everything else, unknown included, is the network', () => {
   for (const a of ['127.0.0.1', '127.255.0.9', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', '::FFFF:127.1.2.3']) assert.equal(isLoopback(a), true, a);
   for (const a of [undefined, '', '10.0.0.1', '128.0.0.1', '::', '::2', 'fe80::1', '::ffff:10.0.0.1', '0.0.0.0', 'localhost', '1270.0.0.1']) assert.equal(isLoopback(a), false, String(a));
+});
+
+test('SIGHUP reloads the password file without dropping clients; a damaged file keeps the old rules', async () => {
+  const dir = tmpDir();
+  const file = path.join(dir, 'passwd');
+  execFileSync('mosquitto_passwd', ['-c', '-b', file, 'alice', 'a-secret']);
+  const broker = await startServe({ configYaml: `mqtt: { auth: { passwordFile: ${file}, allowAnonymous: false } }\n` });
+  const logged = (msg: string) => broker.lines.filter((l) => l.msg === msg).length;
+  try {
+    const { client: stay, connack: first } = await RawClient.connect(broker.mqttPort, { clientId: 'stay', username: 'alice', password: Buffer.from('a-secret') });
+    assert.equal(first.returnCode, 0);
+    assert.equal((await connack(broker.mqttPort, 'c1', 'carol', 'c-secret')).code, 4);
+    execFileSync('mosquitto_passwd', ['-b', file, 'carol', 'c-secret']);
+    process.kill(broker.pid, 'SIGHUP');
+    await until('the reload', () => logged('reloaded the password and ACL files') === 1);
+    assert.equal((await connack(broker.mqttPort, 'c2', 'carol', 'c-secret')).code, 0);
+    // The client connected before the reload is still served.
+    stay.send({ cmd: 'publish', topic: 'still/here', payload: Buffer.from('x'), qos: 1, messageId: 7, retain: false, dup: false });
+    assert.equal(((await stay.next('puback')) as { messageId: number }).messageId, 7);
+
+    fs.appendFileSync(file, 'dave:not-a-hash\n');
+    process.kill(broker.pid, 'SIGHUP');
+    await until('the failed reload', () => logged('reload failed: the previous rules stay in force') === 1);
+    const failure = broker.lines.find((l) => l.msg === 'reload failed: the previous rules stay in force');
+    assert.match(String(failure?.error), new RegExp(`passwd:3: user "dave"`));
+    assert.equal((await connack(broker.mqttPort, 'c3', 'carol', 'c-secret')).code, 0, 'the rules in force stay');
+    stay.destroy();
+  } finally {
+    assert.equal(await broker.stop(), 0);
+  }
 });
