@@ -9,9 +9,9 @@
  *    when `allowAnonymous: false`;
  *  - a damaged password file stops `serve` at start with exit code 2, naming the file and line;
  *  - SIGHUP re-reads the file while clients stay connected; a damaged file on reload keeps the old rules.
- * The address rule itself (what counts as loopback) is unit-tested here too; refusing anonymous
- * clients from a non-loopback peer needs a network namespace and comes with the rest of the security
- * issue.
+ *  - anonymous clients are refused with 5 from a non-loopback peer — a network namespace with a veth
+ *    pair that the test creates (never a real interface) — and let in from loopback, while a password
+ *    works from the namespace too. The address rule (what counts as loopback) is unit-tested as well.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -116,5 +116,71 @@ test('SIGHUP reloads the password file without dropping clients; a damaged file 
     stay.destroy();
   } finally {
     assert.equal(await broker.stop(), 0);
+  }
+});
+
+/**
+ * A network of the test's own: a namespace with one end of a veth pair (10.251.N.2), the other end
+ * (10.251.N.1) in this namespace, where serve listens. Traffic never touches a real interface.
+ */
+function withNamespace(): { ns: string; hostAddress: string; close(): void } {
+  const n = process.pid % 250;
+  const ns = `trib-auth-${process.pid}`;
+  const host = `trib-h${process.pid % 100000}`;
+  const peer = `trib-n${process.pid % 100000}`;
+  const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  ip('netns', 'add', ns);
+  ip('link', 'add', host, 'type', 'veth', 'peer', 'name', peer);
+  ip('link', 'set', peer, 'netns', ns);
+  ip('addr', 'add', `10.251.${n}.1/30`, 'dev', host);
+  ip('link', 'set', host, 'up');
+  ip('netns', 'exec', ns, 'ip', 'addr', 'add', `10.251.${n}.2/30`, 'dev', peer);
+  ip('netns', 'exec', ns, 'ip', 'link', 'set', peer, 'up');
+  return {
+    ns,
+    hostAddress: `10.251.${n}.1`,
+    close: () => {
+      try {
+        ip('link', 'del', host);
+      } finally {
+        ip('netns', 'del', ns);
+      }
+    },
+  };
+}
+
+test('anonymous clients: refused with 5 from a non-loopback peer (a namespace of the test), let in from loopback', async () => {
+  const dir = tmpDir();
+  const file = path.join(dir, 'passwd');
+  execFileSync('mosquitto_passwd', ['-c', '-b', file, 'alice', 'a-secret']);
+  const net = withNamespace();
+  try {
+    const broker = await startServe({
+      configYaml: `mqtt:\n  listeners: [{ type: tcp, host: ${net.hostAddress}, port: 0 }, { type: tcp, host: 127.0.0.1, port: 0 }]\n  auth: { passwordFile: ${file} }\n`,
+    });
+    try {
+      const ports = (broker.lines.find((l) => l.msg === 'listening')?.mqtt as Array<{ host: string; port: number }>) ?? [];
+      const networkPort = ports.find((p) => p.host === net.hostAddress)?.port;
+      const loopbackPort = ports.find((p) => p.host === '127.0.0.1')?.port;
+      assert.ok(networkPort !== undefined && loopbackPort !== undefined, JSON.stringify(ports));
+      const fromNamespace = (...creds: string[]) => {
+        try {
+          execFileSync('ip', ['netns', 'exec', net.ns, 'mosquitto_pub', '-h', net.hostAddress, '-p', String(networkPort), '-t', 'ns/t', '-m', 'x', '-q', '1', ...creds], { stdio: ['ignore', 'pipe', 'pipe'] });
+          return 'ok';
+        } catch (err) {
+          return (err as { stderr: Buffer }).stderr.toString();
+        }
+      };
+      assert.match(fromNamespace(), /not authori[sz]ed/i, 'anonymous from the network');
+      assert.equal(fromNamespace('-u', 'alice', '-P', 'a-secret'), 'ok', 'with a password from the network');
+      assert.equal((await connack(loopbackPort, 'local-anon')).code, 0, 'anonymous from loopback');
+      assert.equal(metricValue(await broker.metrics(), 'tributary_auth_failures_total{reason="anonymous-refused"}'), 1);
+      const refused = broker.lines.find((l) => l.msg === 'connection refused: not authenticated');
+      assert.equal(refused?.address, `${net.hostAddress.replace(/1$/, '2')}`);
+    } finally {
+      assert.equal(await broker.stop(), 0);
+    }
+  } finally {
+    net.close();
   }
 });
