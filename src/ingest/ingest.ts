@@ -187,7 +187,7 @@ export function createIngest(options: IngestOptions): Ingest {
     return acl === null || acl.canReceive(identityOf(client), packet.topic) ? packet : null;
   }
 
-  /** Reads the password file (a bad one stops the start, naming file and line) and warns about open doors. */
+  /** Reads the password and ACL files; a bad one is thrown (naming file and line) and changes nothing. */
   function loadAuth(): Authenticator {
     const { passwordFile, allowAnonymous } = config.mqtt.auth;
     let passwords = null;
