@@ -39,7 +39,7 @@ import { FORMAT_VERSION, formatOp, upgradeFormat } from './migrate.js';
 import { encodeRecord, type LogRecord, type RecordInput } from './record.js';
 import { checkpointIn, LogReader, partitionStateIn, readRecords, readStreamDefs, type ReadLimits } from './reader.js';
 import { RetentionPlanner, type DropReason, type Trim } from './retention.js';
-import { Store, VALUE_BYTES_MAX, writeProblem, type WriteOp, type WriteOutcome } from './store.js';
+import { Store, valueProblem, writeProblem, type WriteOp, type WriteOutcome } from './store.js';
 import { LOG_DEFAULTS, toInfo, type LogOptions, type PartitionInfo, type PartitionRef, type StreamInfo, type StreamRef, type StreamSpec } from './types.js';
 import { verifyLog } from './verify.js';
 export type { DropReason, Settle };
@@ -49,8 +49,6 @@ const MIB = 1024 * 1024;
 const COMMIT_RETRY_FIRST_MS = 50;
 const COMMIT_RETRY_MAX_MS = 2_000;
 const NOTHING_REFUSED: WriteOutcome = Object.freeze({ refused: [] as number[] });
-/** A record key's length, to check a record value with `writeProblem` (the key is always 16 bytes). */
-const RECORD_KEY_PROBE = Buffer.alloc(16);
 
 export class Log {
   private readonly streams = new Map<string, StreamRef>();
@@ -119,7 +117,8 @@ export class Log {
       this.assertOpen();
       const value = encodeRecord(input);
       const part = this.partition(stream, partition);
-      if (value.length > VALUE_BYTES_MAX) throw this.invalid(writeProblem(RECORD_KEY_PROBE, value, `a record for ${stream}/${partition}`) as InvalidWriteError);
+      const problem = valueProblem(value, `a record for ${stream}/${partition}`);
+      if (problem) throw this.invalid(problem);
       item = { kind: 'append', part, value, payloadBytes: input.payload.length, bytes: value.length, settle };
     } catch (err) {
       settle(err as Error, -1);

@@ -45,8 +45,12 @@ export const VALUE_BYTES_MAX = 0xffff_ffff;
 export function writeProblem(key: Buffer, value: Buffer | null, where: string): InvalidWriteError | null {
   if (key.length === 0) return new InvalidWriteError(`${where}: LMDB key is empty`, 'key-empty');
   if (key.length > KEY_BYTES_MAX) return new InvalidWriteError(`${where}: LMDB key of ${key.length} bytes; the limit is ${KEY_BYTES_MAX}`, 'key-too-long');
-  if (value !== null && value.length > VALUE_BYTES_MAX) return new InvalidWriteError(`${where}: LMDB value of ${value.length} bytes; the limit is ${VALUE_BYTES_MAX}`, 'value-too-large');
-  return null;
+  return value === null ? null : valueProblem(value, where);
+}
+
+/** The value half of `writeProblem`, for writes whose key is fixed by construction (record keys). */
+export function valueProblem(value: Buffer, where: string): InvalidWriteError | null {
+  return value.length > VALUE_BYTES_MAX ? new InvalidWriteError(`${where}: LMDB value of ${value.length} bytes; the limit is ${VALUE_BYTES_MAX}`, 'value-too-large') : null;
 }
 
 /** What a committed write left out: the indices of operations LMDB refused alone (MDB_BAD_VALSIZE). */
