@@ -22,6 +22,7 @@
  */
 import { topicFilterProblem } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
+import { levelsMatch } from '../topic-levels.js';
 
 export type Access = 'read' | 'write' | 'readwrite' | 'deny';
 
@@ -84,11 +85,11 @@ export class Acl {
   }
 
   canPublish(who: AclIdentity, topic: string): boolean {
-    return this.decide(who, topic, 'write', matches, matches);
+    return this.decide(who, topic, 'write', levelsMatch, levelsMatch);
   }
 
   canReceive(who: AclIdentity, topic: string): boolean {
-    return this.decide(who, topic, 'read', matches, matches);
+    return this.decide(who, topic, 'read', levelsMatch, levelsMatch);
   }
 
   canSubscribe(who: AclIdentity, filter: string): boolean {
@@ -131,17 +132,6 @@ function substitute(levels: string[], who: AclIdentity): string[] | null {
     out.push(value);
   }
   return out;
-}
-
-/** Whether the rule filter matches the topic. */
-function matches(rule: string[], topic: string[]): boolean {
-  for (let i = 0; i < rule.length; i++) {
-    const r = rule[i];
-    if (r === '#') return true;
-    if (i >= topic.length) return false;
-    if (r !== '+' && r !== topic[i]) return false;
-  }
-  return rule.length === topic.length;
 }
 
 /** Whether every topic the subscription filter matches is matched by the rule filter. */

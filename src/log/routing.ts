@@ -7,6 +7,7 @@
  * [MQTT-4.7.2-1]. partition = FNV-1a-32(UTF-8 key) mod partitions: stable across restarts,
  * machines and Node versions, which a partition assignment must be.
  */
+import { levelsMatch } from '../topic-levels.js';
 
 export interface RouteSpec {
   name: string;
@@ -90,11 +91,5 @@ export function topicMatches(filter: string, topic: string): boolean {
   const f = filter.split('/');
   const t = topic.split('/');
   if (topic.startsWith('$') && (f[0] === '#' || f[0] === '+')) return false;
-  for (let i = 0; i < f.length; i++) {
-    const level = f[i];
-    if (level === '#') return true;
-    if (i >= t.length) return false;
-    if (level !== '+' && level !== t[i]) return false;
-  }
-  return f.length === t.length;
+  return levelsMatch(f, t);
 }
