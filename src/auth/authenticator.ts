@@ -1,6 +1,9 @@
 /**
  * Who may connect over MQTT: a pure decision from the CONNECT's credentials and the peer's address.
  *
+ *   - on a listener with `useIdentityAsUsername`, the TLS client certificate is the credential: its CN
+ *     is the user (the CONNECT's user name and password are ignored, as in Mosquitto), and a verified
+ *     certificate without a CN is refused with return code 5;
  *   - a user name and password are checked against the password file (password-file.ts), when one is
  *     configured: unknown user or wrong password → refused, return code 4 (bad user name or password);
  *   - without a password file, credentials are not checked and the client counts as anonymous;
@@ -13,7 +16,7 @@
 import { isLoopback } from './address.js';
 import { verifyPassword, type PasswordEntry } from './password-file.js';
 
-export type AuthDecision = { ok: true; user: string | null } | { ok: false; returnCode: 4 | 5; reason: 'unknown-user' | 'bad-password' | 'anonymous-refused' | 'will-denied' };
+export type AuthDecision = { ok: true; user: string | null } | { ok: false; returnCode: 4 | 5; reason: 'unknown-user' | 'bad-password' | 'anonymous-refused' | 'will-denied' | 'no-certificate-identity' };
 
 export interface AuthOptions {
   /** Parsed password file, or null when none is configured. */
@@ -29,7 +32,11 @@ export class Authenticator {
     return this.options.allowAnonymous === true;
   }
 
-  async check(username: string | undefined, password: Buffer | undefined, address: string | undefined): Promise<AuthDecision> {
+  /** `certificateUser`: undefined unless the listener takes identities from certificates (see above). */
+  async check(username: string | undefined, password: Buffer | undefined, address: string | undefined, certificateUser?: string | null): Promise<AuthDecision> {
+    if (certificateUser !== undefined) {
+      return certificateUser === null ? { ok: false, returnCode: 5, reason: 'no-certificate-identity' } : { ok: true, user: certificateUser };
+    }
     const { passwords } = this.options;
     if (passwords !== null && username !== undefined) {
       const entry = passwords.get(username);

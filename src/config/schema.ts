@@ -34,6 +34,11 @@ const tlsListener = z.strictObject({
   ca: z.string().min(1).optional(),
   /** Ask clients for a certificate; with `ca` set, only clients it signed are let in. */
   requestCert: z.boolean().default(false),
+  /**
+   * The client certificate's subject CN is the MQTT user name (Mosquitto's use_identity_as_username):
+   * no password is asked, and the ACL applies to that name. Needs requestCert and ca.
+   */
+  useIdentityAsUsername: z.boolean().default(false),
 });
 const wsListener = z.strictObject({ type: z.literal('ws'), host: host.default('0.0.0.0'), port: port.default(8080), path: z.string().default('/mqtt') });
 const listener = z.discriminatedUnion('type', [tcpListener, tlsListener, wsListener]);
@@ -136,6 +141,9 @@ export function checkConfig(c: RawConfig): ConfigProblem[] {
   const seen = new Map<string, number>();
   c.mqtt.listeners.forEach((l, i) => {
     const id = `${l.host}:${l.port}`;
+    if (l.type === 'tls' && l.useIdentityAsUsername && !(l.requestCert && l.ca !== undefined)) {
+      problems.push({ path: `mqtt.listeners[${i}].useIdentityAsUsername`, message: 'needs requestCert: true and a ca, so that only certificates the ca signed name a user' });
+    }
     if (l.port !== 0 && seen.has(id)) problems.push({ path: `mqtt.listeners[${i}].port`, message: `listener ${id} is already used by mqtt.listeners[${seen.get(id)}]` });
     seen.set(id, i);
   });

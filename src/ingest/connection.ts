@@ -111,6 +111,8 @@ export class GatedConnection extends Duplex {
     private readonly onViolation: (reason: ViolationReason, detail: string) => void,
     /** The peer's IP address, when the transport knows it (who may connect anonymously). */
     readonly remoteAddress?: string,
+    /** The user its TLS client certificate names, on a `useIdentityAsUsername` listener (listeners.ts). */
+    readonly certificateUser?: string | null,
   ) {
     super({ allowHalfOpen: false });
     this.scanner = new FrameScanner(limits.frameBytesMax);

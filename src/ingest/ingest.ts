@@ -121,7 +121,7 @@ export function createIngest(options: IngestOptions): Ingest {
     reject(clientId, INVALID_TOPIC_ERRORS.test(err.message) ? 'invalid-topic' : 'malformed', err.message);
   }
 
-  function accept(socket: Duplex, req?: IncomingMessage): void {
+  function accept(socket: Duplex, req?: IncomingMessage, certificateUser?: string | null): void {
     if (closing || aedes === null) return void socket.destroy();
     if (connections.size >= config.mqtt.clientsMax) {
       reject(null, 'clients-max', `${connections.size} connections open; the limit is ${config.mqtt.clientsMax}`);
@@ -131,7 +131,7 @@ export function createIngest(options: IngestOptions): Ingest {
     const limits = { frameBytesMax: config.mqtt.maxPayloadBytes + FRAME_OVERHEAD_BYTES, writeBufferMaxBytes: config.mqtt.clientWriteBufferMaxBytes, appendsInFlightMax: config.mqtt.clientAppendsInFlightMax };
     const onViolation = (reason: ViolationReason, detail: string): void => reject(client?.id ?? null, reason, detail);
     const address = req?.socket.remoteAddress ?? (socket as { remoteAddress?: string }).remoteAddress;
-    const conn = new GatedConnection(socket as ClientSocket, limits, onViolation, address);
+    const conn = new GatedConnection(socket as ClientSocket, limits, onViolation, address, certificateUser);
     connections.add(conn);
     conn.once('close', () => connections.delete(conn));
     client = aedes.handle(conn, req);
@@ -156,8 +156,9 @@ export function createIngest(options: IngestOptions): Ingest {
       const err = Object.assign(new Error('zero-length client id needs CleanSession 1'), { returnCode: AuthErrorCode.IDENTIFIER_REJECTED });
       return done(err, false);
     }
-    const address = client.conn instanceof GatedConnection ? client.conn.remoteAddress : undefined;
-    (authenticator as Authenticator).check(username, password, address).then(
+    const conn = client.conn instanceof GatedConnection ? client.conn : undefined;
+    const address = conn?.remoteAddress;
+    (authenticator as Authenticator).check(username, password, address, conn?.certificateUser).then(
       (decision) => {
         const will = willTopics.get(client);
         // A will is checked at CONNECT, against the identity the client has just proven.

@@ -10,7 +10,11 @@ import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { ListenerConfig } from '../config/load.js';
 
-export type Accept = (socket: Duplex, req?: IncomingMessage) => void;
+/**
+ * `certificateUser`: on a tls listener with `useIdentityAsUsername`, the verified client certificate's
+ * subject CN, or null when it has none (then the client is refused); undefined on every other listener.
+ */
+export type Accept = (socket: Duplex, req?: IncomingMessage, certificateUser?: string | null) => void;
 
 export interface BoundListener {
   type: ListenerConfig['type'];
@@ -33,13 +37,22 @@ export async function startListener(config: ListenerConfig, accept: Accept): Pro
           // With a CA to check against, a requested certificate is also required to be valid.
           rejectUnauthorized: config.requestCert && config.ca !== undefined,
         },
-        accept,
+        config.useIdentityAsUsername ? (socket) => accept(socket, undefined, certificateUser(socket)) : accept,
       );
       return bind(config, server);
     }
     case 'ws':
       return startWebSocket(config, accept);
   }
+}
+
+/** The subject CN of a client certificate the handshake verified against the listener's ca, or null. */
+function certificateUser(socket: tls.TLSSocket): string | null {
+  // rejectUnauthorized is on for such listeners (checkConfig); checked again, since a name is trusted.
+  if (!socket.authorized) return null;
+  const cn: unknown = socket.getPeerCertificate().subject?.CN;
+  // Several CNs come as an array: no single name, so none.
+  return typeof cn === 'string' && cn.length > 0 ? cn : null;
 }
 
 async function startWebSocket(config: Extract<ListenerConfig, { type: 'ws' }>, accept: Accept): Promise<BoundListener> {

@@ -166,7 +166,7 @@ class TributaryMetrics implements Metrics {
     });
     this.authFailures = new Counter({
       name: 'tributary_auth_failures_total',
-      help: 'MQTT CONNECTs refused, by reason: unknown-user, bad-password, anonymous-refused.',
+      help: 'MQTT CONNECTs refused, by reason: unknown-user, bad-password, anonymous-refused, will-denied, no-certificate-identity.',
       labelNames: ['reason'],
       registers,
     });
