@@ -8,7 +8,11 @@
 #   - creates the system user and group `tributary` (no login shell, no home of its own),
 #   - copies the app (dist/src, node_modules, package.json, README) to /opt/tributary, replacing the
 #     previous copy in one rename (or, with --link, points /opt/tributary at this checkout, for development),
-#   - writes /etc/tributary/tributary.yaml with every setting commented out, ONLY if it does not exist,
+#   - writes /etc/tributary/tributary.yaml, ONLY if it does not exist: every setting commented out except
+#     the MQTT password and ACL files below,
+#   - creates /etc/tributary/passwd (Mosquitto's format, no users yet) and /etc/tributary/acl (one rule
+#     granting everything, to be replaced), owned by the service user with mode 0600, ONLY if they do not
+#     exist: a reinstall keeps users and rules,
 #   - installs /etc/systemd/system/tributary.service, reloads systemd, enables the service and (re)starts
 #     it, unless --no-start (then it is enabled for the next boot but not started now).
 # The log lives in /var/lib/tributary, which systemd creates (StateDirectory=); this script never touches it.
@@ -49,6 +53,8 @@ readonly SOURCE_DIR
 readonly APP_DIR="$ROOT/opt/$APP_NAME"
 readonly CONFIG_DIR="$ROOT/etc/$APP_NAME"
 readonly CONFIG_FILE="$CONFIG_DIR/$APP_NAME.yaml"
+readonly PASSWORD_FILE="$CONFIG_DIR/passwd"
+readonly ACL_FILE="$CONFIG_DIR/acl"
 readonly UNIT_DIR="$ROOT/etc/systemd/system"
 readonly UNIT_FILE="$UNIT_DIR/$APP_NAME.service"
 
@@ -130,6 +136,49 @@ install_config() {
   say "wrote default $CONFIG_FILE (everything commented out: the defaults apply)"
 }
 
+# A secret file for the service user only: created with its content, never replaced.
+install_secret_file() {
+  local file="$1" what="$2"
+  if [[ -e "$file" ]]; then
+    say "kept existing $file"
+    return 0
+  fi
+  ( umask 077; "$3" >"$file.new" )
+  chmod 0600 "$file.new"
+  if [[ -z "$ROOT" ]]; then chown "$SERVICE_USER:$SERVICE_USER" "$file.new"; fi
+  mv "$file.new" "$file"
+  say "created $file ($what)"
+}
+
+install_auth_files() {
+  install_secret_file "$PASSWORD_FILE" 'no users yet' write_default_passwords
+  install_secret_file "$ACL_FILE" 'everything allowed: replace the rule with yours' write_default_acl
+}
+
+write_default_passwords() {
+  : # Mosquitto's password-file format has no comments: an empty file is a file with no users.
+}
+
+write_default_acl() {
+  cat <<'ACL'
+# MQTT access rules, in Mosquitto's acl_file syntax; reload with: sudo systemctl reload tributary
+#
+#   user NAME                           the rules below it are NAME's
+#   topic [read|write|readwrite|deny] FILTER
+#   pattern [read|write|readwrite|deny] FILTER    %u = user name, %c = client id; applies to everyone
+# Rules before the first `user` line are for anonymous clients (let in from loopback only, by default).
+# With this file in force a client may do only what a rule allows; deny rules win.
+#
+# Examples:
+#   user historian
+#   topic read sensors/#
+#   pattern write sensors/%c/#
+
+# Until you write your own: every client may read and write every topic (as without an ACL).
+pattern readwrite #
+ACL
+}
+
 write_default_config() {
   cat <<'YAML'
 # tributary configuration. Every key is optional; unknown keys are an error.
@@ -141,9 +190,13 @@ write_default_config() {
 
 # gateway: { id: gw-01 }          # sent upstream in every record's tributary.gateway header
 
-# mqtt:
-#   listeners: [{ type: tcp, host: 0.0.0.0, port: 1883 }]
-#   maxPayloadBytes: 262144
+# Users: sudo node /opt/tributary/dist/src/cli/main.js passwd /etc/tributary/passwd NAME
+# then:  sudo systemctl reload tributary   (files are re-read on SIGHUP; nobody is disconnected)
+# Clients without a user name are let in from loopback only, unless allowAnonymous: true.
+mqtt:
+  auth: { passwordFile: /etc/tributary/passwd, aclFile: /etc/tributary/acl }   # add allowAnonymous: true|false
+# listeners: [{ type: tcp, host: 0.0.0.0, port: 1883 }]
+# maxPayloadBytes: 262144
 
 # A QoS 1/2 ack waits for the commit: a longer interval means fewer SD card writes, slower acks.
 # durability: { commitIntervalMs: 2, commitBytesMax: 1048576 }
@@ -202,6 +255,7 @@ check_prerequisites
 create_user
 install_app
 install_config
+install_auth_files
 install_unit
 activate
 say done

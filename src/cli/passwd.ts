@@ -11,7 +11,8 @@
  *
  * The file is rewritten atomically: a temporary file beside it, mode 0600, synced, renamed over it, and
  * the directory synced, so a crash leaves the old file or the new one, never half of one. Other lines
- * (users, comments) are kept as they were.
+ * (users, comments) are kept as they were. Run as root on a file the service user owns (install.sh's
+ * /etc/tributary/passwd), the new file keeps that owner, so the broker can still read it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -100,10 +101,13 @@ function readLines(file: string): string[] {
 function writeAtomic(file: string, text: string): void {
   const dir = path.dirname(path.resolve(file));
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
+  const previous = fs.statSync(file, { throwIfNoEntry: false });
   const fd = fs.openSync(tmp, 'wx', FILE_MODE);
   try {
     fs.writeSync(fd, text);
     fs.fchmodSync(fd, FILE_MODE); // the umask may have narrowed or the file widened it
+    // Only root may give a file away; anyone else's new file is theirs, as the old one was.
+    if (previous !== undefined && process.getuid?.() === 0) fs.fchownSync(fd, previous.uid, previous.gid);
     fs.fsyncSync(fd);
   } catch (err) {
     fs.closeSync(fd);

@@ -13,15 +13,14 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import fs from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { Aedes, AuthErrorCode, type AuthenticateError, type Client, type ConnectPacket, type AedesPublishPacket, type Subscription } from 'aedes';
-import { Acl, type AclIdentity } from '../auth/acl-file.js';
+import type { Acl, AclIdentity } from '../auth/acl-file.js';
 import { Authenticator } from '../auth/authenticator.js';
 import { isLoopback } from '../auth/address.js';
-import { parsePasswordFile } from '../auth/password-file.js';
+import { readAuthFiles } from '../auth/files.js';
 import type { Config } from '../config/load.js';
-import { ConfigError, PublishRejectedError, TributaryError, errorMessage } from '../errors.js';
+import { PublishRejectedError, TributaryError, errorMessage } from '../errors.js';
 import { Router, type Log } from '../log/index.js';
 import type { Logger } from '../ops/logger.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -190,17 +189,12 @@ export function createIngest(options: IngestOptions): Ingest {
 
   /** Reads the password and ACL files; a bad one is thrown (naming file and line) and changes nothing. */
   function loadAuth(): Authenticator {
-    const { passwordFile, allowAnonymous } = config.mqtt.auth;
-    let passwords = null;
-    if (passwordFile !== undefined) {
-      passwords = parsePasswordFile(readAuthFile(passwordFile, 'mqtt.auth.passwordFile'), passwordFile);
-    }
-    const { aclFile } = config.mqtt.auth;
-    const rules = aclFile === undefined ? null : Acl.parse(readAuthFile(aclFile, 'mqtt.auth.aclFile'), aclFile);
+    const { passwordFile, aclFile, allowAnonymous } = config.mqtt.auth;
+    const { passwords, acl: rules } = readAuthFiles(config.mqtt.auth);
     // Both files parsed: only now replace what is in force, so a bad one changes nothing.
     acl = rules;
     if (rules !== null) logger.info({ aclFile, rules: rules.size }, 'ACL loaded');
-    if (passwordFile !== undefined) logger.info({ passwordFile, users: passwords?.size ?? 0 }, 'password file loaded');
+    if (passwords !== null) logger.info({ passwordFile, users: passwords.size }, 'password file loaded');
     return new Authenticator({ passwords, allowAnonymous });
   }
 
@@ -248,12 +242,4 @@ export function createIngest(options: IngestOptions): Ingest {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-function readAuthFile(file: string, key: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`${key}: cannot read ${file}: ${errorMessage(err)}`, key);
-  }
 }

@@ -3,12 +3,17 @@
  * first `user` line are the anonymous clients'; `user` sections; `pattern` rules with %u and %c for
  * everyone; read / write / readwrite / deny, deny winning; subscriptions allowed when a read rule could
  * deliver something and no deny rule covers the whole filter; '$' topics only for '$' rules; a %u or %c
- * value holding a wildcard or '/' never widens access; bad lines refused with file and line.
+ * value holding a wildcard or '/' never widens access; bad lines refused with file and line, also by
+ * `tributary check-config`, which reads the files a config names.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { Acl } from '../../src/auth/acl-file.js';
 import { ConfigError } from '../../src/errors.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { tmpDir } from '../helpers/tmp.js';
 
 const ACL = Acl.parse(
   `# anonymous clients
@@ -96,4 +101,21 @@ test('bad lines are refused with the file and line', () => {
   refuse('topic\n', /^acl:1: a topic filter is at least one character/);
   assert.equal(Acl.parse('topic read\n', 'acl').canPublish(anon, 'read'), true, 'one word is the filter, as in Mosquitto');
   assert.equal(Acl.parse('topic a b\n', 'acl').canReceive(anon, 'a b'), true, 'a filter with a space, access defaulted');
+});
+
+test('check-config reads the password and ACL files the config names, and refuses a bad line with file and line', async () => {
+  const dir = tmpDir();
+  const acl = path.join(dir, 'acl');
+  const config = path.join(dir, 'config.yaml');
+  fs.writeFileSync(path.join(dir, 'passwd'), '');
+  fs.writeFileSync(acl, 'user alice\ntopic readwrite a/#\n');
+  fs.writeFileSync(config, 'mqtt: { auth: { passwordFile: passwd, aclFile: acl } }\n');
+  const good = await runCli(['check-config', config]);
+  assert.equal(good.code, 0, good.stderr);
+  assert.match(good.stdout, /0 users, 1 ACL rules/);
+  fs.writeFileSync(acl, 'user alice\ntopic readwrite a/#\ntopic read a/#/b\n');
+  const bad = await runCli(['check-config', config]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /acl:3: /);
+  fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -91,13 +91,15 @@ test('a file made by tributary passwd lets the right password into a real Mosqui
   assert.ok(!/error/i.test(log.replace(/Error: .*not authori[sz]ed.*/gi, '')), `mosquitto reported an error reading the file:\n${log}`);
 });
 
-test('tributary passwd: create, add, change, delete; 0600, atomic, other lines kept, damaged files refused', async () => {
+test('tributary passwd: create, add, change, delete; 0600, owner kept, atomic, other lines kept, damaged files refused', async () => {
   const dir = tmpDir();
   const file = path.join(dir, 'passwd');
   assert.match(tributary(['passwd', '-b', file, 'alice', 'x']).stderr, /does not exist \(use -c to create it\)/);
   assert.equal(tributary(['passwd', '-c', '-b', file, 'alice', 'one']).code, 0);
   fs.appendFileSync(file, '# a comment the operator wrote\n');
   fs.chmodSync(file, 0o644);
+  // As install.sh leaves it: the service user's file, changed by root (the tests run as root).
+  fs.chownSync(file, 4242, 4343);
   assert.equal(tributary(['passwd', '-b', file, 'bob', 'two']).code, 0);
   const aliceBefore = fs.readFileSync(file, 'utf8').split('\n')[0];
   assert.equal(tributary(['passwd', '-b', file, 'bob', 'three']).code, 0);
@@ -105,6 +107,7 @@ test('tributary passwd: create, add, change, delete; 0600, atomic, other lines k
   assert.equal(text.split('\n')[0], aliceBefore, 'alice is untouched');
   assert.equal(text.split('\n')[1], '# a comment the operator wrote');
   assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+  assert.deepEqual([fs.statSync(file).uid, fs.statSync(file).gid], [4242, 4343], 'the owner is kept');
   assert.deepEqual(fs.readdirSync(dir), ['passwd'], 'no temporary file is left');
   let entries = parsePasswordFile(text, file);
   assert.equal(await verifyPassword(entries.get('bob') as never, 'three'), true);

@@ -6,17 +6,20 @@
  * ExecStart runs the CLI entry named by package.json's `bin` inside the app directory install.sh fills,
  * with the config path install.sh writes. Both scripts pass `bash -n`. install.sh and uninstall.sh run
  * for real into a temporary `--root` (never on this machine's /): installing twice is idempotent, an edited
- * config is never overwritten, a directory install.sh did not create is never replaced, `--link` links,
+ * config is never overwritten, the password and ACL files it creates (0600, accepted by check-config,
+ * allowing what no ACL would) are kept on reinstall, a directory install.sh did not create is never replaced, `--link` links,
  * uninstall keeps config and data, and `--purge` deletes them.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { Acl } from '../../src/auth/acl-file.js';
+import { CLI } from '../helpers/cli.js';
 
 /** dist/test/ops/ → the repository root. */
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -162,7 +165,24 @@ test('install.sh into a --root is idempotent and never overwrites the config; un
     assert.ok(existsSync(at('opt/tributary/dist/src/cli/main.js')));
     assert.ok(existsSync(at('opt/tributary/node_modules/pino/index.js')));
     const config = readFileSync(at('etc/tributary/tributary.yaml'), 'utf8');
-    assert.ok(config.split('\n').every((l) => l === '' || l.startsWith('#')), 'default config is all comments');
+    const live = config.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
+    assert.deepEqual(live.map((l) => l.replace(/\s+#.*$/, '')), ['mqtt:', '  auth: { passwordFile: /etc/tributary/passwd, aclFile: /etc/tributary/acl }'], 'only the auth files are set');
+    for (const name of ['passwd', 'acl']) {
+      assert.equal(statSync(at(`etc/tributary/${name}`)).mode & 0o777, 0o600, `${name} is the service user's alone`);
+    }
+    // The real CLI accepts the default config with the files it names: no users, and an ACL that
+    // allows what no ACL would (so installing changes nothing for local clients).
+    const rooted = join(root, 'rooted.yaml');
+    await writeFile(rooted, config.replaceAll('/etc/tributary/', `${at('etc/tributary')}/`));
+    const checked = run(process.execPath, [CLI, 'check-config', rooted]);
+    assert.equal(checked.code, 0, checked.output);
+    assert.match(checked.output, /valid \(1 streams, 1 listeners, no upstream, 0 users, 1 ACL rules\)/);
+    const acl = Acl.parse(readFileSync(at('etc/tributary/acl'), 'utf8'), 'acl');
+    for (const user of [null, 'anyone']) {
+      assert.ok(acl.canPublish({ user, clientId: 'c' }, 'a/b') && acl.canSubscribe({ user, clientId: 'c' }, '#'));
+    }
+    await writeFile(at('etc/tributary/passwd'), 'alice:$7$101$c2FsdA==$aGFzaA==\n');
+    await writeFile(at('etc/tributary/acl'), 'topic read #\n');
 
     await writeFile(at('etc/tributary/tributary.yaml'), 'gateway: { id: edited }\n');
     await writeFile(join(checkout, 'dist/src/cli/main.js'), 'console.log("v2")\n');
@@ -170,6 +190,8 @@ test('install.sh into a --root is idempotent and never overwrites the config; un
     assert.equal(second.code, 0, second.output);
     assert.match(second.output, /kept existing/);
     assert.equal(readFileSync(at('etc/tributary/tributary.yaml'), 'utf8'), 'gateway: { id: edited }\n');
+    assert.equal(readFileSync(at('etc/tributary/passwd'), 'utf8'), 'alice:$7$101$c2FsdA==$aGFzaA==\n', 'users are kept');
+    assert.equal(readFileSync(at('etc/tributary/acl'), 'utf8'), 'topic read #\n', 'rules are kept');
     assert.equal(readFileSync(at('opt/tributary/dist/src/cli/main.js'), 'utf8'), 'console.log("v2")\n');
 
     const linked = script(checkout, 'install.sh', ['--root', root, '--link']);
