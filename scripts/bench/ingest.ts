@@ -8,20 +8,23 @@
  * of the brokers alternates between rounds, and the best round is reported.
  *
  * Brokers: serve (data dir on the disk, as deployed), serve-tmpfs (the same on /dev/shm, where fsync
- * is free: the difference between the two is what durability on this disk costs), bare aedes,
- * Mosquitto.
+ * is free: the difference between the two is what durability on this disk costs), serve-auth (serve
+ * with a password file, every client logging in, and a 100-rule ACL checked on every publish), bare
+ * aedes, Mosquitto.
  *
  * Cases:
  *   qos1      4 publishers x 50,000 QoS 1 messages of 100 bytes, 100 in flight each (PUBACK-clocked)
  *   qos0-sub  4 publishers x 50,000 QoS 0 messages of 100 bytes, one subscriber; rate = delivered/s
  *   1k-idle   1,000 connected clients, each publishing QoS 1 once a second for 10 s; p99 ack latency
+ *   connects  CONNECT/CONNACK/close per second with a password file (8 loops for 5 s): serve-auth
+ *             against Mosquitto given the same file, made by mosquitto_passwd
  *
  * Environment: BENCH_ROUNDS (default 2), BENCH_MESSAGES (per publisher, default 50000); for profiling,
  * BENCH_BROKERS and BENCH_CASES (comma-separated names or case prefixes: `serve`, `qos1`) narrow the
  * run, BENCH_SERVE_FLAGS adds node flags to serve (`--cpu-prof --cpu-prof-dir=/tmp/prof`) and
  * BENCH_SERVE_CONFIG gives it a config file (to try durability or mqtt settings).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -47,7 +50,14 @@ interface Broker {
   name: string;
   pid: number;
   port: number;
+  /** What its clients log in with; none: anonymous. */
+  login?: Login;
   stop(): Promise<void>;
+}
+
+interface Login {
+  username: string;
+  password: Buffer;
 }
 
 type Starter = () => Promise<Broker | null>;
@@ -86,9 +96,49 @@ async function startServeOnTmpfs(): Promise<Broker | null> {
   return fs.existsSync(TMPFS) ? startServeIn(TMPFS, 'serve-tmpfs') : null;
 }
 
-async function startServeIn(root: string, name: string): Promise<Broker> {
+/** serve with authentication and the ACL on: its clients log in as `bench`, the last user of the file. */
+async function startServeWithAuth(): Promise<Broker> {
+  const auth = authFiles();
+  const config = path.join(auth.dir, 'serve.yaml');
+  fs.writeFileSync(config, `mqtt: { auth: { passwordFile: ${auth.passwd}, aclFile: ${auth.acl} } }\n`);
+  return { ...(await startServeIn(os.tmpdir(), 'serve-auth', config)), login: BENCH_LOGIN };
+}
+
+const BENCH_LOGIN: Login = { username: 'bench', password: Buffer.from('bench-password') };
+const ACL_RULES = 100;
+let auth: { dir: string; passwd: string; acl: string } | null = null;
+
+/**
+ * A password file of 50 users made by mosquitto_passwd (tributary passwd without Mosquitto), and an ACL
+ * of ACL_RULES rules: the other users' sections, then bench's, whose matching rule is its last, so a
+ * publish is checked against every rule of its section and the patterns.
+ */
+function authFiles(): { dir: string; passwd: string; acl: string } {
+  if (auth !== null) return auth;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-auth-'));
+  const passwd = path.join(dir, 'passwd');
+  const users = [...Array.from({ length: 49 }, (_, i) => [`device-${i}`, `secret-${i}`]), [BENCH_LOGIN.username, BENCH_LOGIN.password.toString()]];
+  const mosquittoPasswd = ['/usr/bin/mosquitto_passwd', '/usr/local/bin/mosquitto_passwd'].find((bin) => fs.existsSync(bin));
+  for (const [i, [user, password]] of users.entries()) {
+    const args = [...(i === 0 ? ['-c'] : []), '-b', passwd, user as string, password as string];
+    if (mosquittoPasswd !== undefined) execFileSync(mosquittoPasswd, args);
+    else execFileSync(process.execPath, [CLI, 'passwd', ...args]);
+  }
+  const lines: string[] = ['topic read public/#', 'pattern write devices/%c/up', 'pattern read devices/%c/down/#', 'pattern readwrite users/%u/#'];
+  for (let i = 0; i < 25; i++) lines.push(`user device-${i}`, `topic write sensors/device-${i}/#`, `topic read commands/device-${i}/+`, `topic deny sensors/device-${i}/secret`);
+  lines.push('user bench');
+  for (let i = 0; i < 20; i++) lines.push(`topic read plant/line-${i}/+/status`);
+  lines.push('topic readwrite bench/#');
+  const rules = lines.filter((l) => !l.startsWith('user '));
+  if (rules.length !== ACL_RULES) throw new Error(`the bench ACL has ${rules.length} rules, not ${ACL_RULES}`);
+  const acl = path.join(dir, 'acl');
+  fs.writeFileSync(acl, `${lines.join('\n')}\n`);
+  return (auth = { dir, passwd, acl });
+}
+
+async function startServeIn(root: string, name: string, config = process.env.BENCH_SERVE_CONFIG): Promise<Broker> {
   const dataDir = fs.mkdtempSync(path.join(root, 'bench-ingest-'));
-  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, CLI, 'serve', ...(process.env.BENCH_SERVE_CONFIG ? ['--config', process.env.BENCH_SERVE_CONFIG] : []), '--data-dir', dataDir, '--mqtt-port', '0', '--http-port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, CLI, 'serve', ...(config ? ['--config', config] : []), '--data-dir', dataDir, '--mqtt-port', '0', '--http-port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const ready = JSON.parse(await waitForLine(child, /"msg":"listening"/)) as { mqtt: Array<{ port: number }>; http: number };
   const stop = stopper(child);
   return {
@@ -137,18 +187,22 @@ function findMosquitto(): string | null {
   return null;
 }
 
-async function startMosquitto(): Promise<Broker | null> {
+async function startMosquitto(withAuth = false): Promise<Broker | null> {
   const bin = findMosquitto();
   if (bin === null) return null;
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-mosquitto-'));
   const conf = path.join(dir, 'mosquitto.conf');
   // In memory only (its default); queues large enough that QoS 0 fan-out is not dropped by a limit.
-  fs.writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 1000000\nmax_inflight_messages 0\nmax_connections -1\n`);
+  const access = withAuth ? `allow_anonymous false\npassword_file ${authFiles().passwd}\nacl_file ${authFiles().acl}\n` : 'allow_anonymous true\n';
+  // Mosquitto refuses to run as root unless told which user to be (it drops privileges otherwise).
+  const user = process.getuid?.() === 0 ? 'user root\n' : '';
+  fs.writeFileSync(conf, `listener ${port} 127.0.0.1\n${access}${user}persistence false\nmax_queued_messages 1000000\nmax_inflight_messages 0\nmax_connections -1\n`);
   const child = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'ignore'] });
   await waitForPort(port);
   const stop = stopper(child);
-  return { name: 'mosquitto', pid: child.pid as number, port, stop: async () => { await stop(); fs.rmSync(dir, { recursive: true, force: true }); } };
+  const name = withAuth ? 'mosquitto-auth' : 'mosquitto';
+  return { name, pid: child.pid as number, port, ...(withAuth ? { login: BENCH_LOGIN } : {}), stop: async () => { await stop(); fs.rmSync(dir, { recursive: true, force: true }); } };
 }
 
 function freePort(): Promise<number> {
@@ -192,12 +246,18 @@ class Conn {
     socket.on('error', () => undefined);
   }
 
-  static async open(port: number, clientId: string): Promise<Conn> {
-    const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
+  static async open(target: Target, clientId: string): Promise<Conn> {
+    const socket = net.connect({ port: target.port, host: '127.0.0.1', noDelay: true });
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     const conn = new Conn(socket);
-    const connack = new Promise<void>((resolve) => (conn.onPacket = (p) => p.cmd === 'connack' && resolve()));
-    socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId, keepalive: 0 }));
+    const connack = new Promise<void>((resolve, reject) => {
+      conn.onPacket = (p) => {
+        if (p.cmd !== 'connack') return;
+        if (p.returnCode === 0) resolve();
+        else reject(new Error(`${clientId}: CONNACK ${p.returnCode}`));
+      };
+    });
+    socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId, keepalive: 0, ...target.login }));
     await connack;
     return conn;
   }
@@ -206,6 +266,9 @@ class Conn {
     this.socket.destroy();
   }
 }
+
+/** Where a case sends its load: a broker's port, and the login its clients use. */
+type Target = Pick<Broker, 'port' | 'login'>;
 
 /** A PUBLISH built once; `withId` copies it with another packet identifier. */
 function publishTemplate(topic: string, qos: 0 | 1): { bytes: Buffer; withId(id: number): Buffer } {
@@ -236,8 +299,8 @@ function publishQoS1(conn: Conn, topic: string, total: number): Promise<void> {
   });
 }
 
-async function caseQoS1(port: number): Promise<string> {
-  const pubs = await Promise.all(Array.from({ length: PUBLISHERS }, (_, i) => Conn.open(port, `bench-pub-${i}`)));
+async function caseQoS1(target: Target): Promise<string> {
+  const pubs = await Promise.all(Array.from({ length: PUBLISHERS }, (_, i) => Conn.open(target, `bench-pub-${i}`)));
   const t0 = performance.now();
   await Promise.all(pubs.map((c, i) => publishQoS1(c, `bench/p${i}`, MESSAGES)));
   const seconds = (performance.now() - t0) / 1000;
@@ -252,8 +315,8 @@ async function publishQoS0(conn: Conn, topic: string, total: number): Promise<vo
   }
 }
 
-async function caseQoS0(port: number): Promise<string> {
-  const sub = await Conn.open(port, 'bench-sub');
+async function caseQoS0(target: Target): Promise<string> {
+  const sub = await Conn.open(target, 'bench-sub');
   const suback = new Promise<void>((resolve) => (sub.onPacket = (p) => p.cmd === 'suback' && resolve()));
   sub.socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'bench/#', qos: 0 }] }));
   await suback;
@@ -262,7 +325,7 @@ async function caseQoS0(port: number): Promise<string> {
   let bytes = 0;
   let last = performance.now();
   sub.onBytes = (n) => { bytes += n; last = performance.now(); };
-  const pubs = await Promise.all(Array.from({ length: PUBLISHERS }, (_, i) => Conn.open(port, `bench-pub-${i}`)));
+  const pubs = await Promise.all(Array.from({ length: PUBLISHERS }, (_, i) => Conn.open(target, `bench-pub-${i}`)));
   const total = PUBLISHERS * MESSAGES;
   const t0 = performance.now();
   await Promise.all(pubs.map((c, i) => publishQoS0(c, `bench/p${i}`, MESSAGES)));
@@ -272,10 +335,10 @@ async function caseQoS0(port: number): Promise<string> {
   return `${rate(delivered / ((last - t0) / 1000))} (${Math.round((100 * delivered) / total)}% delivered)`;
 }
 
-async function caseManyClients(port: number): Promise<string> {
+async function caseManyClients(target: Target): Promise<string> {
   const conns: Conn[] = [];
   for (let i = 0; i < IDLE_CLIENTS; i += 50) {
-    conns.push(...(await Promise.all(Array.from({ length: Math.min(50, IDLE_CLIENTS - i) }, (_, j) => Conn.open(port, `bench-idle-${i + j}`)))));
+    conns.push(...(await Promise.all(Array.from({ length: Math.min(50, IDLE_CLIENTS - i) }, (_, j) => Conn.open(target, `bench-idle-${i + j}`)))));
   }
   const latencies: number[] = [];
   const t0 = performance.now();
@@ -306,6 +369,26 @@ async function caseManyClients(port: number): Promise<string> {
   return `${rate(latencies.length / seconds)} (ack p99 ${p99.toFixed(1)} ms)`;
 }
 
+const CONNECT_LOOPS = 8;
+const CONNECT_SECONDS = 5;
+
+/** Logins per second: each loop connects, waits for CONNACK 0, closes, and starts again. */
+async function caseConnects(target: Target): Promise<string> {
+  let connects = 0;
+  const until = performance.now() + CONNECT_SECONDS * 1000;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONNECT_LOOPS }, async (_, loop) => {
+      while (performance.now() < until) {
+        const conn = await Conn.open(target, `bench-connect-${loop}`);
+        conn.close();
+        connects++;
+      }
+    }),
+  );
+  return rate(connects / ((performance.now() - t0) / 1000));
+}
+
 // ---- the run -----------------------------------------------------------------------------------
 
 interface Result {
@@ -315,24 +398,31 @@ interface Result {
 }
 
 const onlyThese = (list: string | undefined) => (name: string) => list === undefined || list.split(',').some((w) => name.startsWith(w));
-const CASES: Array<[string, (port: number) => Promise<string>]> = ([
-  ['qos1 4x50k, 100 in flight', caseQoS1],
-  ['qos0 4x50k, 1 subscriber', caseQoS0],
-  ['1,000 clients, 1 msg/s each', caseManyClients],
-] as Array<[string, (port: number) => Promise<string>]>).filter(([name]) => onlyThese(process.env.BENCH_CASES)(name));
-
-const STARTERS: Array<[string, Starter]> = ([
+type Case = (target: Target) => Promise<string>;
+const ALL_STARTERS: Array<[string, Starter]> = ([
   ['serve', startServe],
   ['serve-tmpfs', startServeOnTmpfs],
+  ['serve-auth', startServeWithAuth],
   ['aedes', startBareAedes],
   ['mosquitto', startMosquitto],
+  ['mosquitto-auth', () => startMosquitto(true)],
 ] as Array<[string, Starter]>).filter(([name]) => onlyThese(process.env.BENCH_BROKERS)(name));
+const starters = (...names: string[]) => ALL_STARTERS.filter(([name]) => names.includes(name));
+const THROUGHPUT_BROKERS = starters('serve', 'serve-tmpfs', 'serve-auth', 'aedes', 'mosquitto');
 
-async function runOne(starter: Starter, run: (port: number) => Promise<string>): Promise<Result | null> {
+/** Each case with the brokers it runs against. */
+const CASES: Array<[string, Case, Array<[string, Starter]>]> = ([
+  ['qos1 4x50k, 100 in flight', caseQoS1, THROUGHPUT_BROKERS],
+  ['qos0 4x50k, 1 subscriber', caseQoS0, THROUGHPUT_BROKERS],
+  ['1,000 clients, 1 msg/s each', caseManyClients, THROUGHPUT_BROKERS],
+  ['connects/s, password file', caseConnects, starters('serve-auth', 'mosquitto-auth')],
+] as Array<[string, Case, Array<[string, Starter]>]>).filter(([name]) => onlyThese(process.env.BENCH_CASES)(name));
+
+async function runOne(starter: Starter, run: Case): Promise<Result | null> {
   const broker = await starter();
   if (broker === null) return null;
   try {
-    const text = await run(broker.port);
+    const text = await run(broker);
     return { text, rate: Number(text.split(' ')[0]), rssBytes: peakRssBytes(broker.pid) };
   } finally {
     await broker.stop();
@@ -342,11 +432,12 @@ async function runOne(starter: Starter, run: (port: number) => Promise<string>):
 async function main(): Promise<void> {
   process.stdout.write(`bench:ingest — ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? '?'}, Node ${process.version}, ${ROUNDS} rounds, best shown\n`);
   if (findMosquitto() === null) process.stdout.write('mosquitto: not installed (apt-get install mosquitto to compare)\n');
-  const rows: string[][] = [['case', 'broker', 'msgs/s', 'peak RSS', 'serve / this']];
-  for (const [caseName, run] of CASES) {
+  const rows: string[][] = [['case', 'broker', 'per second', 'peak RSS', 'serve / this']];
+  const notes: string[] = [];
+  for (const [caseName, run, brokers] of CASES) {
     const best = new Map<string, Result>();
     for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? STARTERS : [...STARTERS].reverse();
+      const order = round % 2 === 0 ? brokers : [...brokers].reverse();
       for (const [name, starter] of order) {
         const result = await runOne(starter, run);
         if (result === null) continue;
@@ -355,18 +446,23 @@ async function main(): Promise<void> {
         if (prev === undefined || result.rate > prev.rate) best.set(name, result);
       }
     }
-    const serve = best.get('serve');
-    for (const [name] of STARTERS) {
+    const serve = best.get('serve') ?? best.get('serve-auth');
+    const withAuth = best.get('serve-auth');
+    if (serve !== undefined && withAuth !== undefined && serve !== withAuth) {
+      notes.push(`${caseName}: serve-auth / serve = ${(withAuth.rate / serve.rate).toFixed(2)} (goal: at least 0.9)`);
+    }
+    for (const [name] of brokers) {
       const r = best.get(name);
       if (r === undefined) {
         rows.push([caseName, name, 'not available', '', '']);
         continue;
       }
-      const ratio = serve === undefined || name === 'serve' ? '' : `${(serve.rate / r.rate).toFixed(2)}x`;
+      const ratio = serve === undefined || r === serve ? '' : `${(serve.rate / r.rate).toFixed(2)}x`;
       rows.push([caseName, name, r.text, `${(r.rssBytes / 1024 / 1024).toFixed(0)} MiB`, ratio]);
     }
   }
-  process.stdout.write(`\n${table(rows)}`);
+  process.stdout.write(`\n${table(rows)}${notes.map((n) => `${n}\n`).join('')}`);
+  if (auth !== null) fs.rmSync(auth.dir, { recursive: true, force: true });
 }
 
 function table(rows: string[][]): string {
