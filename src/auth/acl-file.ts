@@ -16,9 +16,11 @@
  *                      delivery, retained messages included, so a wildcard subscription never delivers
  *                      what the client may not read);
  *   - subscribe:       no deny rule covers the whole filter, and a read grant could match a topic of it.
- * A rule whose filter does not start with '$' never applies to a '$' topic. A %u or %c value that is
- * empty or holds '/', '+' or '#' makes a grant pattern not apply and a deny pattern apply to everything,
- * so a crafted client id cannot widen access.
+ * A rule whose filter does not start with '$' never applies to a '$' topic. A pattern with %u does not
+ * apply to anonymous clients at all, grant or deny (they have no name; Mosquitto agrees, checked in
+ * test/auth/acl-mosquitto.test.ts). A %u or %c value that is empty or holds '/', '+' or '#' makes a
+ * grant pattern not apply and a deny pattern apply to everything, so a crafted client id cannot widen
+ * access.
  */
 import { topicFilterProblem } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
@@ -102,6 +104,7 @@ export class Acl {
     let granted = false;
     for (const rule of rules) {
       const filter = rule.pattern ? substitute(rule.levels, who) : rule.levels;
+      if (filter === NAMELESS) continue;
       if (rule.access === 'deny') {
         if (filter === null || (applies(filter, levels) && denies(filter, levels))) return false;
       } else if (!granted && filter !== null && (rule.access === want || rule.access === 'readwrite') && applies(filter, levels) && grants(filter, levels)) {
@@ -119,7 +122,13 @@ function applies(rule: string[], subject: string[]): boolean {
   return !(subject[0] ?? '').startsWith('$') || (rule[0] ?? '').startsWith('$');
 }
 
-/** The rule's levels with %u and %c replaced; null when a value could widen the filter. */
+/** What `substitute` gives for a %u pattern and an anonymous client: the rule is not theirs. */
+const NAMELESS: string[] = [];
+
+/**
+ * The rule's levels with %u and %c replaced; null when a value could widen the filter; NAMELESS for %u
+ * without a user.
+ */
 function substitute(levels: string[], who: AclIdentity): string[] | null {
   const out: string[] = [];
   for (const level of levels) {
@@ -128,7 +137,8 @@ function substitute(levels: string[], who: AclIdentity): string[] | null {
       continue;
     }
     const value = level === '%u' ? who.user : who.clientId;
-    if (value === null || value === '' || /[/+#]/.test(value)) return null;
+    if (value === null) return NAMELESS;
+    if (value === '' || /[/+#]/.test(value)) return null;
     out.push(value);
   }
   return out;

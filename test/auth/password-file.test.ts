@@ -12,13 +12,13 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { parsePasswordFile, verifyPassword } from '../../src/auth/password-file.js';
 import { ConfigError } from '../../src/errors.js';
 import { CLI } from '../helpers/cli.js';
+import { startMosquitto } from '../helpers/mosquitto.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
 
@@ -49,27 +49,13 @@ test('files made by mosquitto_passwd ($7$ and $6$) are read and accept exactly t
 });
 
 /** Debian installs the broker in /usr/sbin, which a non-root PATH may lack. */
-const MOSQUITTO = fs.existsSync('/usr/sbin/mosquitto') ? '/usr/sbin/mosquitto' : 'mosquitto';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 test('a file made by tributary passwd lets the right password into a real Mosquitto, and no other', async () => {
   const dir = tmpDir();
   const file = path.join(dir, 'passwd');
   assert.equal(tributary(['passwd', '-c', '-b', file, 'alice', 's3cret']).code, 0);
   assert.equal(tributary(['passwd', '--password-stdin', file, 'bob'], 'from stdin\nignored second line\n').code, 0);
-  const port = await freePort();
-  const conf = path.join(dir, 'mosquitto.conf');
-  fs.writeFileSync(conf, `user root\nlistener ${port} 127.0.0.1\nallow_anonymous false\npassword_file ${file}\n`);
-  const broker = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  broker.stderr.setEncoding('utf8').on('data', (d: string) => (log += d));
+  const broker = await startMosquitto(`allow_anonymous false\npassword_file ${file}\n`);
+  const { port } = broker;
   try {
     const publish = (user: string, password: string) => {
       try {
@@ -85,9 +71,9 @@ test('a file made by tributary passwd lets the right password into a real Mosqui
     assert.match(publish('bob', 'ignored second line'), /not authori[sz]ed/i);
     assert.match(publish('mallory', 's3cret'), /not authori[sz]ed/i);
   } finally {
-    broker.kill();
-    await new Promise((resolve) => broker.once('exit', resolve));
+    await broker.stop();
   }
+  const log = broker.log;
   assert.ok(!/error/i.test(log.replace(/Error: .*not authori[sz]ed.*/gi, '')), `mosquitto reported an error reading the file:\n${log}`);
 });
 
