@@ -13,15 +13,15 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import fs from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { Aedes, AuthErrorCode, type AuthenticateError, type Client, type ConnectPacket, type AedesPublishPacket, type Subscription } from 'aedes';
 import { Acl, type AclIdentity } from '../auth/acl-file.js';
 import { Authenticator } from '../auth/authenticator.js';
 import { isLoopback } from '../auth/address.js';
 import { parsePasswordFile } from '../auth/password-file.js';
+import { readConfiguredFile } from '../config/files.js';
 import type { Config } from '../config/load.js';
-import { ConfigError, PublishRejectedError, TributaryError, errorMessage } from '../errors.js';
+import { PublishRejectedError, TributaryError, errorMessage } from '../errors.js';
 import { Router, type Log } from '../log/index.js';
 import type { Logger } from '../ops/logger.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -192,10 +192,10 @@ export function createIngest(options: IngestOptions): Ingest {
     const { passwordFile, allowAnonymous } = config.mqtt.auth;
     let passwords = null;
     if (passwordFile !== undefined) {
-      passwords = parsePasswordFile(readAuthFile(passwordFile, 'mqtt.auth.passwordFile'), passwordFile);
+      passwords = parsePasswordFile(readConfiguredFile(passwordFile, 'mqtt.auth.passwordFile').toString('utf8'), passwordFile);
     }
     const { aclFile } = config.mqtt.auth;
-    const rules = aclFile === undefined ? null : Acl.parse(readAuthFile(aclFile, 'mqtt.auth.aclFile'), aclFile);
+    const rules = aclFile === undefined ? null : Acl.parse(readConfiguredFile(aclFile, 'mqtt.auth.aclFile').toString('utf8'), aclFile);
     // Both files parsed: only now replace what is in force, so a bad one changes nothing.
     acl = rules;
     if (rules !== null) logger.info({ aclFile, rules: rules.size }, 'ACL loaded');
@@ -247,12 +247,4 @@ export function createIngest(options: IngestOptions): Ingest {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-function readAuthFile(file: string, key: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`${key}: cannot read ${file}: ${errorMessage(err)}`, key);
-  }
 }
