@@ -31,17 +31,7 @@ export class TokenSet {
 
   /** Parses a token file; `file` names it in errors (`file:line: what`). */
   static parse(text: string, file: string): TokenSet {
-    const digests: Buffer[] = [];
-    const lines = text.split(/\r?\n/);
-    for (let i = 0; i < lines.length; i++) {
-      const token = (lines[i] as string).trim();
-      if (token === '' || token.startsWith('#')) continue;
-      const problem = tokenProblem(token);
-      if (problem !== null) throw new ConfigError(`${file}:${i + 1}: ${problem}`, file);
-      digests.push(digest(token));
-    }
-    if (digests.length === 0) throw new ConfigError(`${file}: holds no token (one a line; lines starting with # are comments)`, file);
-    return new TokenSet(digests);
+    return new TokenSet(parseTokens(text, file).map(digest));
   }
 
   get size(): number {
@@ -55,6 +45,21 @@ export class TokenSet {
     for (const d of this.digests) hit = timingSafeEqual(presented, d) || hit;
     return hit;
   }
+}
+
+/** The tokens of a token file, in order: at least one. What a client sends is the first. */
+export function parseTokens(text: string, file: string): string[] {
+  const tokens: string[] = [];
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const token = (lines[i] as string).trim();
+    if (token === '' || token.startsWith('#')) continue;
+    const problem = tokenProblem(token);
+    if (problem !== null) throw new ConfigError(`${file}:${i + 1}: ${problem}`, file);
+    tokens.push(token);
+  }
+  if (tokens.length === 0) throw new ConfigError(`${file}: holds no token (one a line; lines starting with # are comments)`, file);
+  return tokens;
 }
 
 /** Why `token` cannot be a bearer token, or null; never quotes it. */
