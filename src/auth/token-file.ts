@@ -19,8 +19,8 @@ import { ConfigError } from '../errors.js';
 
 export const TOKEN_CHARS_MIN = 16;
 export const TOKEN_CHARS_MAX = 4096;
-/** RFC 6750 section 2.1, b64token. */
-const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+/** RFC 6750 section 2.1, b64token: what a bearer token is made of, in the file and in a header. */
+export const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 const DIGEST_BYTES = 32;
 
 export class TokenSet {

@@ -25,14 +25,13 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import { AUTH_FAILURE_DELAY_MS } from '../auth/authenticator.js';
 import { parsePasswordFile, verifyPassword, type PasswordEntry } from '../auth/password-file.js';
-import { TokenSet } from '../auth/token-file.js';
+import { B64TOKEN, TokenSet } from '../auth/token-file.js';
 import { readConfiguredFile } from '../config/files.js';
 import type { Logger } from './logger.js';
 
 export const REALM = 'tributary';
-/** Like MQTT's refused CONNECT (src/ingest/ingest.ts): guessing at network speed is not on offer. */
-export const AUTH_FAILURE_DELAY_MS = 1_000;
 export const AUTH_JUDGING_MAX = 100;
 
 /** The metric label of a refusal. `scheme`: a scheme that is not configured (or unknown). */
@@ -77,8 +76,6 @@ type Judgement = { ok: true } | { ok: false; reason: HttpAuthFailure; user?: str
 
 /** RFC 9110 section 11: `auth-scheme [ 1*SP ( token68 / #auth-param ) ]`; the scheme is case-insensitive. */
 const CREDENTIALS = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?: +(\S.*))?$/;
-/** RFC 6750 section 2.1, b64token. */
-const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
