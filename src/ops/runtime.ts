@@ -137,16 +137,17 @@ export function createOpsRuntime(o: OpsRuntimeOptions): OpsRuntime {
 
   return {
     async start() {
-      await checkDisk();
-      every(o.diskCheckIntervalMs ?? 1000, () => void checkDisk());
-      await host.start().catch((err: unknown) => logger.warn({ err }, 'host monitor failed to start; host metrics will be missing'));
-      o.metrics.attach({ log: o.log, host });
+      // First: a missing or damaged credential file stops the start before anything runs.
       const httpLogger = componentLogger(o.logger, 'http');
       httpAuth = HttpAuth.load({
         config: { ...o.http.auth, clientCertificates: o.http.tls?.requestCert === true },
         logger: httpLogger,
         onFailure: (reason) => o.metrics.recordHttpAuthFailure(reason),
       });
+      await checkDisk();
+      every(o.diskCheckIntervalMs ?? 1000, () => void checkDisk());
+      await host.start().catch((err: unknown) => logger.warn({ err }, 'host monitor failed to start; host metrics will be missing'));
+      o.metrics.attach({ log: o.log, host });
       if (!httpAuth.enabled && !isLoopback(o.http.host)) {
         httpLogger.warn({ host: o.http.host }, 'http: /metrics and /api/v1/status are open to the network; set http.auth to require credentials');
       }

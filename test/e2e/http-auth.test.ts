@@ -69,6 +69,7 @@ test('bearer token: /healthz open, every other path 401 with a Bearer challenge 
     assert.equal(metricValue(metrics.body, 'tributary_http_auth_failures_total{reason="bad-token"}'), 1);
     assert.equal(metricValue(metrics.body, 'tributary_http_auth_failures_total{reason="scheme"}'), 1);
     assert.equal(logged(broker, 'http request refused: not authenticated').length, 5);
+    assert.ok(!broker.lines.some((l) => /open to the network/.test(String(l.msg))), 'warned although credentials are required');
   } finally {
     assert.equal(await broker.stop(), 0);
   }
