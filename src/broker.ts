@@ -11,7 +11,7 @@
  * Parts meet only here: ingest appends to the log, forward reads it, ops gets numbers through probes.
  */
 import type { Config } from './config/load.js';
-import { LogWriteError } from './errors.js';
+import { errorMessage, LogWriteError } from './errors.js';
 import { createForwarder, createKafkaSink, kafkaSinkOptions, type Forwarder } from './forward/index.js';
 import { createIngest, type BoundPort, type Ingest } from './ingest/ingest.js';
 import { Log, UPSTREAM_GROUP, type LogObserver, type StreamSpec } from './log/index.js';
@@ -39,7 +39,10 @@ export interface BrokerPorts {
 
 export interface Broker {
   start(): Promise<BrokerPorts>;
-  /** SIGHUP: re-reads the password and ACL files; a bad file keeps the old rules (and is thrown). */
+  /**
+   * SIGHUP: re-reads the MQTT password and ACL files and the HTTP token and password files. Each part
+   * reloads on its own: a bad file keeps that part's old rules and is thrown once every part has tried.
+   */
   reload(): void;
   /** Ordered shutdown; idempotent. */
   close(): Promise<void>;
@@ -157,9 +160,23 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
 
   return {
     start,
-    reload: () => ingest?.reloadAuth(),
+    reload: () => reloadEach([() => ingest?.reloadAuth(), () => ops?.reloadHttpAuth()]),
     close: () => (closing ??= shutdown()),
   };
+}
+
+/** Runs every reload step, whatever the others did; then throws what failed (all of it, in one error). */
+function reloadEach(steps: Array<() => void>): void {
+  const failed: unknown[] = [];
+  for (const step of steps) {
+    try {
+      step();
+    } catch (err) {
+      failed.push(err);
+    }
+  }
+  if (failed.length === 1) throw failed[0];
+  if (failed.length > 1) throw new AggregateError(failed, failed.map(errorMessage).join('; '));
 }
 
 export function streamSpecs(config: Config): StreamSpec[] {

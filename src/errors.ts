@@ -137,6 +137,12 @@ export class PublishRejectedError extends RefusalError {
   readonly retriable = false;
 }
 
+/** `tributary status` got no status from the broker: not reachable, refused the credentials, or answered an error. */
+export class StatusUnavailableError extends TributaryError {
+  readonly code = 'STATUS_UNAVAILABLE';
+  readonly retriable = true;
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

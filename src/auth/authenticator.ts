@@ -11,10 +11,16 @@
  *     anywhere, false from nowhere, and unset (the default, as in Mosquitto 2) from loopback only;
  *     refused → return code 5 (not authorized).
  *
- * The 1 s delay before a refusal is the caller's (ingest), so that this stays a decision.
+ * The delay before a refusal (AUTH_FAILURE_DELAY_MS) is the caller's (ingest), so that this stays a decision.
  */
 import { isLoopback } from './address.js';
 import { verifyPassword, type PasswordEntry } from './password-file.js';
+
+/**
+ * A refused credential (MQTT CONNECT, HTTP request) is answered this much later, so passwords and
+ * tokens cannot be guessed at network speed. The wait is the caller's, on a timer.
+ */
+export const AUTH_FAILURE_DELAY_MS = 1_000;
 
 export type AuthDecision = { ok: true; user: string | null } | { ok: false; returnCode: 4 | 5; reason: 'unknown-user' | 'bad-password' | 'anonymous-refused' | 'will-denied' | 'no-certificate-identity' };
 

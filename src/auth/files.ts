@@ -4,9 +4,8 @@
  * nothing when one of them is bad. Errors are ConfigErrors naming the key, and for a bad line the file
  * and line number.
  */
-import fs from 'node:fs';
+import { readConfiguredFile } from '../config/files.js';
 import type { Config } from '../config/load.js';
-import { ConfigError, errorMessage } from '../errors.js';
 import { Acl } from './acl-file.js';
 import { parsePasswordFile, type PasswordEntry } from './password-file.js';
 
@@ -19,15 +18,7 @@ export interface AuthFiles {
 
 export function readAuthFiles(auth: Config['mqtt']['auth']): AuthFiles {
   const { passwordFile, aclFile } = auth;
-  const passwords = passwordFile === undefined ? null : parsePasswordFile(readAuthFile(passwordFile, 'mqtt.auth.passwordFile'), passwordFile);
-  const acl = aclFile === undefined ? null : Acl.parse(readAuthFile(aclFile, 'mqtt.auth.aclFile'), aclFile);
+  const passwords = passwordFile === undefined ? null : parsePasswordFile(readConfiguredFile(passwordFile, 'mqtt.auth.passwordFile').toString('utf8'), passwordFile);
+  const acl = aclFile === undefined ? null : Acl.parse(readConfiguredFile(aclFile, 'mqtt.auth.aclFile').toString('utf8'), aclFile);
   return { passwords, acl };
-}
-
-function readAuthFile(file: string, key: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`${key}: cannot read ${file}: ${errorMessage(err)}`, key);
-  }
 }

@@ -16,11 +16,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
-import { Writable } from 'node:stream';
 import type { Argv } from 'yargs';
 import { assertUser, formatEntry, hashPassword, parsePasswordFile } from '../auth/password-file.js';
 import { UsageError } from '../errors.js';
+import { askHidden } from './prompt.js';
 
 const FILE_MODE = 0o600;
 
@@ -132,22 +131,8 @@ async function readStdinLine(): Promise<string> {
 
 async function askTwice(): Promise<string> {
   if (!process.stdin.isTTY) throw new UsageError('no terminal to ask for the password on: use -b or --password-stdin');
-  const first = await ask('Password: ');
-  const second = await ask('Reenter password: ');
+  const first = await askHidden('Password: ');
+  const second = await askHidden('Reenter password: ');
   if (first !== second) throw new UsageError('the passwords do not match');
   return first;
-}
-
-/** Reads one line from the terminal without echoing it. */
-function ask(prompt: string): Promise<string> {
-  process.stderr.write(prompt);
-  const silent = new Writable({ write: (_chunk, _encoding, done) => done() });
-  const rl = readline.createInterface({ input: process.stdin, output: silent, terminal: true });
-  return new Promise((resolve) =>
-    rl.question('', (answer) => {
-      rl.close();
-      process.stderr.write('\n');
-      resolve(answer);
-    }),
-  );
 }

@@ -2,19 +2,34 @@
  * `tributary status [--url URL] [--json] [--watch]`: asks a running broker for `/api/v1/status` and
  * shows it as a table (streams, rates, backlog and lag, upstream, disk, memory). `--watch` redraws in
  * place every `--interval` seconds until interrupted.
+ *
+ * Against a broker with `http.auth` and `http.tls` (src/ops/http-auth.ts), credentials, in this order:
+ *   --user NAME          HTTP Basic; the password from TRIBUTARY_HTTP_PASSWORD, or asked on the terminal
+ *   --token-file FILE    Bearer, the file's first token (the broker's token-file format)
+ *   TRIBUTARY_HTTP_TOKEN Bearer, the token itself
+ * and for https: --ca FILE (the CA that signed the server's certificate), --insecure (no check),
+ * --cert FILE --key FILE (a client certificate, for `http.tls.requestCert`). The environment is read
+ * here, in the client, and never for the broker's settings. A secret is never printed.
  */
 import type { Argv } from 'yargs';
+import { parseTokens } from '../auth/token-file.js';
+import { readConfiguredFile } from '../config/files.js';
 import { formatBytes } from '../config/units.js';
-import { TributaryError } from '../errors.js';
+import { errorMessage, StatusUnavailableError, UsageError } from '../errors.js';
 import type { StatusReport } from '../ops/status.js';
+import { httpGet, type HttpGetOptions } from './http-get.js';
 import { table } from './log.js';
+import { askHidden } from './prompt.js';
 
-class StatusUnavailableError extends TributaryError {
-  readonly code = 'STATUS_UNAVAILABLE';
-  readonly retriable = true;
+export interface StatusAccessArgs {
+  url: string;
+  user?: string | undefined;
+  tokenFile?: string | undefined;
+  ca?: string | undefined;
+  insecure: boolean;
+  cert?: string | undefined;
+  key?: string | undefined;
 }
-
-const REQUEST_TIMEOUT_MS = 5000;
 
 export function statusCommand(cli: Argv): Argv {
   return cli.command(
@@ -22,20 +37,27 @@ export function statusCommand(cli: Argv): Argv {
     'show what a running broker is doing',
     (y) =>
       y
-        .option('url', { type: 'string', default: 'http://127.0.0.1:9180', describe: 'the broker HTTP address' })
+        .option('url', { type: 'string', default: 'http://127.0.0.1:9180', describe: 'the broker HTTP address (https://... with http.tls)' })
         .option('json', { type: 'boolean', default: false, describe: 'print the raw status JSON' })
         .option('watch', { type: 'boolean', default: false, describe: 'refresh in place until Ctrl-C' })
-        .option('interval', { type: 'number', default: 2, describe: 'seconds between refreshes with --watch' }),
+        .option('interval', { type: 'number', default: 2, describe: 'seconds between refreshes with --watch' })
+        .option('token-file', { type: 'string', describe: 'file holding the bearer token (default: env TRIBUTARY_HTTP_TOKEN)' })
+        .option('user', { type: 'string', describe: 'HTTP Basic user; password from env TRIBUTARY_HTTP_PASSWORD or asked' })
+        .option('ca', { type: 'string', describe: "CA certificate (PEM) that signed the broker's https certificate" })
+        .option('insecure', { type: 'boolean', default: false, describe: "https without checking the broker's certificate" })
+        .option('cert', { type: 'string', describe: 'client certificate (PEM), with --key' })
+        .option('key', { type: 'string', describe: 'client certificate key (PEM)' }),
     async (args) => {
+      const access = await statusAccess({ url: args.url, user: args.user, tokenFile: args['token-file'], ca: args.ca, insecure: args.insecure, cert: args.cert, key: args.key });
       if (!args.watch) {
-        const report = await fetchStatus(args.url);
+        const report = await fetchStatus(args.url, access);
         process.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : renderStatus(report));
         return;
       }
       for (;;) {
         let screen: string;
         try {
-          const report = await fetchStatus(args.url);
+          const report = await fetchStatus(args.url, access);
           screen = args.json ? `${JSON.stringify(report, null, 2)}\n` : renderStatus(report);
         } catch (err) {
           screen = `tributary: ${(err as Error).message}\n`;
@@ -48,16 +70,64 @@ export function statusCommand(cli: Argv): Argv {
   );
 }
 
-export async function fetchStatus(url: string): Promise<StatusReport> {
-  const target = `${url.replace(/\/+$/, '')}/api/v1/status`;
-  let res: Response;
-  try {
-    res = await fetch(target, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-  } catch (err) {
-    throw new StatusUnavailableError(`cannot reach the broker at ${target}: ${(err as Error).message} (is serve running? check --url)`, { cause: err });
+/** The request options `args` (and the environment) ask for; reads the files, asks for a password. */
+export async function statusAccess(args: StatusAccessArgs, env: NodeJS.ProcessEnv = process.env): Promise<HttpGetOptions> {
+  const https = args.url.startsWith('https://');
+  if (!https && !args.url.startsWith('http://')) throw new UsageError(`--url ${args.url}: expected http://HOST:PORT or https://HOST:PORT`);
+  for (const [flag, given] of [['--ca', args.ca !== undefined], ['--insecure', args.insecure], ['--cert', args.cert !== undefined]] as const) {
+    if (given && !https) throw new UsageError(`${flag} goes with an https:// --url`);
   }
-  if (!res.ok) throw new StatusUnavailableError(`${target} answered HTTP ${res.status}`);
-  return (await res.json()) as StatusReport;
+  if ((args.cert === undefined) !== (args.key === undefined)) throw new UsageError('--cert and --key go together');
+  if (args.user !== undefined && args.tokenFile !== undefined) throw new UsageError('--user and --token-file cannot be combined: give one credential');
+  const access: HttpGetOptions = { insecure: args.insecure };
+  if (args.ca !== undefined) access.ca = readConfiguredFile(args.ca, '--ca');
+  if (args.cert !== undefined && args.key !== undefined) {
+    access.cert = readConfiguredFile(args.cert, '--cert');
+    access.key = readConfiguredFile(args.key, '--key');
+  }
+  const authorization = await authorizationHeader(args, env);
+  if (authorization !== null) access.headers = { authorization };
+  return access;
+}
+
+async function authorizationHeader(args: StatusAccessArgs, env: NodeJS.ProcessEnv): Promise<string | null> {
+  if (args.user !== undefined) {
+    if (args.user.includes(':')) throw new UsageError('--user: an HTTP Basic user name cannot hold ":"');
+    const password = env.TRIBUTARY_HTTP_PASSWORD ?? (await askPassword(args.user));
+    return `Basic ${Buffer.from(`${args.user}:${password}`, 'utf8').toString('base64')}`;
+  }
+  if (args.tokenFile !== undefined) {
+    const [token] = parseTokens(readConfiguredFile(args.tokenFile, '--token-file').toString('utf8'), args.tokenFile);
+    return `Bearer ${token as string}`;
+  }
+  const token = env.TRIBUTARY_HTTP_TOKEN?.trim();
+  return token ? `Bearer ${token}` : null;
+}
+
+function askPassword(user: string): Promise<string> {
+  if (!process.stdin.isTTY) throw new UsageError('--user: no terminal to ask for the password on: set TRIBUTARY_HTTP_PASSWORD');
+  return askHidden(`Password for ${user}: `);
+}
+
+export async function fetchStatus(url: string, access: HttpGetOptions = {}): Promise<StatusReport> {
+  const target = `${url.replace(/\/+$/, '')}/api/v1/status`;
+  let res;
+  try {
+    res = await httpGet(target, access);
+  } catch (err) {
+    const code = String((err as NodeJS.ErrnoException).code ?? '');
+    const hint = /CERT|SIGNATURE|SELF_SIGNED|ISSUER/.test(code) ? "the broker's certificate was not accepted: give --ca FILE (or --insecure)" : 'is serve running? check --url';
+    throw new StatusUnavailableError(`cannot reach the broker at ${target}: ${errorMessage(err)} (${hint})`, { cause: err });
+  }
+  if (res.status !== 200) throw new StatusUnavailableError(`${target} answered HTTP ${res.status}${refusalHint(res.status, access)}`);
+  return JSON.parse(res.body) as StatusReport;
+}
+
+function refusalHint(status: number, access: HttpGetOptions): string {
+  if (status === 401) return access.headers?.authorization === undefined ? ': not authenticated (give --token-file, TRIBUTARY_HTTP_TOKEN or --user)' : ': the credentials were refused';
+  if (status === 403) return ': a client certificate is required (--cert and --key)';
+  if (status === 429) return ': too many failed authentications at the broker; retry later';
+  return '';
 }
 
 export function renderStatus(s: StatusReport): string {

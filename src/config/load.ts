@@ -82,12 +82,22 @@ function readYaml(file: string): Record<string, unknown> {
   const obj = value as Record<string, unknown>;
   // A relative dataDir in a file is relative to the file, not to wherever the service was started.
   if (typeof obj.dataDir === 'string' && !path.isAbsolute(obj.dataDir)) obj.dataDir = path.resolve(path.dirname(file), obj.dataDir);
-  const auth = (obj.mqtt as { auth?: Record<string, unknown> } | undefined)?.auth;
-  for (const key of ['passwordFile', 'aclFile']) {
-    const value = auth?.[key];
-    if (auth !== undefined && typeof value === 'string' && !path.isAbsolute(value)) auth[key] = path.resolve(path.dirname(file), value);
-  }
+  resolveFiles(obj, ['mqtt', 'auth'], ['passwordFile', 'aclFile'], file);
+  resolveFiles(obj, ['http', 'auth'], ['bearerTokenFile', 'passwordFile'], file);
+  resolveFiles(obj, ['http', 'tls'], ['cert', 'key', 'ca'], file);
   return obj;
+}
+
+/** The file names at `section.keys` that are relative become relative to the config file's folder. */
+function resolveFiles(obj: Record<string, unknown>, section: string[], keys: string[], file: string): void {
+  let at: unknown = obj;
+  for (const k of section) at = typeof at === 'object' && at !== null ? (at as Record<string, unknown>)[k] : undefined;
+  if (typeof at !== 'object' || at === null) return;
+  const files = at as Record<string, unknown>;
+  for (const key of keys) {
+    const value = files[key];
+    if (typeof value === 'string' && !path.isAbsolute(value)) files[key] = path.resolve(path.dirname(file), value);
+  }
 }
 
 function applyOverrides(raw: Record<string, unknown>, o: ConfigOverrides): void {

@@ -113,7 +113,22 @@ export const configSchema = z.strictObject({
         .optional(),
     })
     .default({}),
-  http: z.strictObject({ host: host.default('0.0.0.0'), port: port.default(9180) }).default({ host: '0.0.0.0', port: 9180 }),
+  http: z
+    .strictObject({
+      host: host.default('0.0.0.0'),
+      port: port.default(9180),
+      /**
+       * Who may read every route but /healthz (src/ops/http-auth.ts). bearerTokenFile: one token a line;
+       * passwordFile: Mosquitto's format, for HTTP Basic. Either passes; with neither (and no client
+       * certificates) the routes are open, as before.
+       */
+      auth: z.strictObject({ bearerTokenFile: z.string().min(1).optional(), passwordFile: z.string().min(1).optional() }).default({}),
+      /** HTTPS. requestCert: a client certificate signed by `ca` is a credential too (it needs `ca`). */
+      tls: z
+        .strictObject({ cert: z.string().min(1), key: z.string().min(1), ca: z.string().min(1).optional(), requestCert: z.boolean().default(false) })
+        .optional(),
+    })
+    .default({ host: '0.0.0.0', port: 9180, auth: {} }),
   logging: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
   host: z.strictObject({ sampleIntervalMs: z.number().int().min(100).default(10_000) }).default({ sampleIntervalMs: 10_000 }),
 });
@@ -150,6 +165,9 @@ export function checkConfig(c: RawConfig): ConfigProblem[] {
   const k = c.upstream.kafka;
   if (k && k.retryBackoffMaxMs < k.retryBackoffMinMs) {
     problems.push({ path: 'upstream.kafka.retryBackoffMaxMs', message: 'must be at least retryBackoffMinMs' });
+  }
+  if (c.http.tls?.requestCert === true && c.http.tls.ca === undefined) {
+    problems.push({ path: 'http.tls.ca', message: 'requestCert needs the CA that signs the client certificates' });
   }
   if (c.durability.commitBytesMax < 1) problems.push({ path: 'durability.commitBytesMax', message: 'must be at least 1 byte' });
   return problems;

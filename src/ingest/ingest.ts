@@ -16,7 +16,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Aedes, AuthErrorCode, type AuthenticateError, type Client, type ConnectPacket, type AedesPublishPacket, type Subscription } from 'aedes';
 import type { Acl, AclIdentity } from '../auth/acl-file.js';
-import { Authenticator } from '../auth/authenticator.js';
+import { AUTH_FAILURE_DELAY_MS, Authenticator } from '../auth/authenticator.js';
 import { isLoopback } from '../auth/address.js';
 import { readAuthFiles } from '../auth/files.js';
 import type { Config } from '../config/load.js';
@@ -57,8 +57,6 @@ export interface Ingest {
 
 /** A CONNECT may carry a will (≤ 64 KiB), user name, password and client id besides the payload limit. */
 const FRAME_OVERHEAD_BYTES = 5 * 65_540;
-/** A refused CONNECT is answered this much later, so passwords cannot be guessed at network speed. */
-const AUTH_FAILURE_DELAY_MS = 1_000;
 /** How long shutdown waits for appends in flight to be committed and acked. */
 const DRAIN_TIMEOUT_MS = 5_000;
 

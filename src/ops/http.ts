@@ -7,11 +7,31 @@
  *
  * `close()` stops accepting, lets requests in flight finish for up to `closeTimeoutMs`, then cuts the
  * remaining connections, so a scraper holding a keep-alive connection cannot hold shutdown hostage.
+ *
+ * With `tls` it is HTTPS (node:https). A client certificate is asked for with `requestCert` but never
+ * required by the handshake: `/healthz` stays open to probes without one, and whether a certificate
+ * counts as a credential is `auth`'s decision (src/ops/http-auth.ts), which every other path passes
+ * before it is routed, so an unknown path says nothing to an unauthenticated client.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { readConfiguredFile } from '../config/files.js';
+import { ConfigError, errorMessage } from '../errors.js';
 import type { HealthReport } from './health.js';
+import type { Refusal } from './http-auth.js';
 import type { Logger } from './logger.js';
+
+/** The one path open without credentials: service managers and load balancers probe it. */
+export const HEALTH_PATH = '/healthz';
+
+/** `http.tls`: file names. */
+export interface HttpTlsConfig {
+  cert: string;
+  key: string;
+  ca?: string | undefined;
+  requestCert: boolean;
+}
 
 export interface HttpServerOptions {
   /** Default 0.0.0.0. */
@@ -25,6 +45,10 @@ export interface HttpServerOptions {
   logger: Logger;
   /** How long `close()` waits for requests in flight; default 2,000 ms. */
   closeTimeoutMs?: number;
+  /** HTTPS instead of HTTP. */
+  tls?: HttpTlsConfig | undefined;
+  /** Asked about every request but `/healthz`'s (src/ops/http-auth.ts); without it all are served. */
+  auth?: { check(req: IncomingMessage, path: string): Promise<Refusal | null> } | undefined;
 }
 
 export interface HttpServerHandle {
@@ -42,15 +66,15 @@ const HEADERS_TIMEOUT_MS = 5_000;
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServerHandle> {
   const routes = buildRoutes(options);
   const inFlight = new Set<ServerResponse>();
-  const server = createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS }, (req, res) => {
+  const server = makeServer(options.tls, (req, res) => {
     inFlight.add(res);
     res.on('close', () => inFlight.delete(res));
-    void handle(routes, req, res, options.logger);
+    void handle(routes, req, res, options);
   });
   const host = options.host ?? '0.0.0.0';
   await listen(server, host, options.port);
   const { port } = server.address() as AddressInfo;
-  options.logger.info({ host, port }, 'http listening');
+  options.logger.info({ host, port, tls: options.tls !== undefined }, 'http listening');
   const close = (): Promise<void> => {
     // A response finishing during close() must not leave its connection idling in keep-alive.
     for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
@@ -59,9 +83,26 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   return { host, port, close };
 }
 
+type OpsServer = Server | HttpsServer;
+
+function makeServer(tls: HttpTlsConfig | undefined, listener: (req: IncomingMessage, res: ServerResponse) => void): OpsServer {
+  const timeouts = { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS };
+  if (tls === undefined) return createServer(timeouts, listener);
+  const files = {
+    cert: readConfiguredFile(tls.cert, 'http.tls.cert'),
+    key: readConfiguredFile(tls.key, 'http.tls.key'),
+    ...(tls.ca === undefined ? {} : { ca: readConfiguredFile(tls.ca, 'http.tls.ca') }),
+  };
+  try {
+    return createHttpsServer({ ...timeouts, ...files, requestCert: tls.requestCert, rejectUnauthorized: false }, listener);
+  } catch (err) {
+    throw new ConfigError(`http.tls: cannot use cert ${tls.cert} with key ${tls.key}${tls.ca === undefined ? '' : ` and ca ${tls.ca}`}: ${errorMessage(err)}`, 'http.tls', { cause: err });
+  }
+}
+
 function buildRoutes(options: HttpServerOptions): Map<string, Route> {
   return new Map<string, Route>([
-    ['/healthz', async (res) => {
+    [HEALTH_PATH, async (res) => {
       const report = await options.health();
       sendJson(res, report.status === 'ok' ? 200 : 503, report);
     }],
@@ -73,18 +114,23 @@ function buildRoutes(options: HttpServerOptions): Map<string, Route> {
   ]);
 }
 
-async function handle(routes: Map<string, Route>, req: IncomingMessage, res: ServerResponse, logger: Logger): Promise<void> {
+async function handle(routes: Map<string, Route>, req: IncomingMessage, res: ServerResponse, options: HttpServerOptions): Promise<void> {
   const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-  const route = routes.get(path);
-  if (route === undefined) return sendJson(res, 404, { error: 'not found', path });
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.setHeader('Allow', 'GET, HEAD');
-    return sendJson(res, 405, { error: 'method not allowed', method: req.method ?? '' });
-  }
   try {
+    const refusal = path === HEALTH_PATH || options.auth === undefined ? null : await options.auth.check(req, path);
+    if (refusal !== null) {
+      for (const [name, value] of Object.entries(refusal.headers)) res.setHeader(name, value);
+      return sendJson(res, refusal.statusCode, { error: refusal.error });
+    }
+    const route = routes.get(path);
+    if (route === undefined) return sendJson(res, 404, { error: 'not found', path });
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return sendJson(res, 405, { error: 'method not allowed', method: req.method ?? '' });
+    }
     await route(res);
   } catch (err) {
-    logger.error({ err, path }, 'http handler failed');
+    options.logger.error({ err, path }, 'http handler failed');
     if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
     else res.destroy();
   }
@@ -104,7 +150,7 @@ function send(res: ServerResponse, statusCode: number, contentType: string, body
   res.end(body);
 }
 
-function listen(server: Server, host: string, port: number): Promise<void> {
+function listen(server: OpsServer, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -114,7 +160,7 @@ function listen(server: Server, host: string, port: number): Promise<void> {
   });
 }
 
-function closeGracefully(server: Server, timeoutMs: number): Promise<void> {
+function closeGracefully(server: OpsServer, timeoutMs: number): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
     timer.unref();

@@ -82,6 +82,8 @@ export interface Metrics {
   recordInvalidWrite(reason: string): void;
   /** An MQTT CONNECT was refused: `unknown-user`, `bad-password`, `anonymous-refused`. */
   recordAuthFailure(reason: string): void;
+  /** An HTTP request was refused by src/ops/http-auth.ts; `reason` is its `HttpAuthFailure`. */
+  recordHttpAuthFailure(reason: string): void;
   /** Totals since start across streams, for rates in the status report. */
   ingestTotals(): { records: number; bytes: number };
 }
@@ -108,6 +110,7 @@ class TributaryMetrics implements Metrics {
   private readonly commitFailures: Counter<'reason'>;
   private readonly invalidWrites: Counter<'reason'>;
   private readonly authFailures: Counter<'reason'>;
+  private readonly httpAuthFailures: Counter<'reason'>;
   private totalRecords = 0;
   private totalBytes = 0;
 
@@ -167,6 +170,12 @@ class TributaryMetrics implements Metrics {
     this.authFailures = new Counter({
       name: 'tributary_auth_failures_total',
       help: 'MQTT CONNECTs refused, by reason: unknown-user, bad-password, anonymous-refused, will-denied, no-certificate-identity.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.httpAuthFailures = new Counter({
+      name: 'tributary_http_auth_failures_total',
+      help: 'HTTP requests refused for want of credentials, by reason: missing, malformed, scheme, bad-token, unknown-user, bad-password, throttled.',
       labelNames: ['reason'],
       registers,
     });
@@ -238,6 +247,10 @@ class TributaryMetrics implements Metrics {
 
   recordAuthFailure(reason: string): void {
     this.authFailures.inc({ reason });
+  }
+
+  recordHttpAuthFailure(reason: string): void {
+    this.httpAuthFailures.inc({ reason });
   }
 
   /**

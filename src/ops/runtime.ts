@@ -11,7 +11,9 @@
 import { evaluateHealth, isLive, DEFAULT_HEALTH_LIMITS, type HealthInputs, type HealthReport } from './health.js';
 import { createEventLoopMonitor, type EventLoopMonitor } from './event-loop.js';
 import { createHostMonitor, diskFreeBytes, type HostMonitor } from './host-monitor.js';
-import { startHttpServer, type HttpServerHandle } from './http.js';
+import { isLoopback } from '../auth/address.js';
+import { HttpAuth } from './http-auth.js';
+import { startHttpServer, type HttpServerHandle, type HttpTlsConfig } from './http.js';
 import type { Logger } from './logger.js';
 import { componentLogger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -36,7 +38,7 @@ export interface OpsRuntimeOptions {
   gatewayId: string;
   version: string;
   dataDir: string;
-  http: { host: string; port: number };
+  http: { host: string; port: number; auth: { bearerTokenFile?: string | undefined; passwordFile?: string | undefined }; tls?: HttpTlsConfig | undefined };
   storage: { maxBytes: number; diskFreeMinBytes: number };
   hostSampleIntervalMs: number;
   upstreamBrokers: readonly string[] | null;
@@ -60,6 +62,8 @@ export interface OpsRuntime {
   ready(): void;
   health(): HealthReport;
   status(): StatusReport;
+  /** SIGHUP: re-reads the HTTP token and password files; a damaged one is thrown and the old ones stay. */
+  reloadHttpAuth(): void;
   /** Shutdown has begun: STOPPING=1, no more watchdog pings. */
   stopping(): void;
   /** Last step of shutdown: stops timers and the HTTP server. */
@@ -75,6 +79,7 @@ export function createOpsRuntime(o: OpsRuntimeOptions): OpsRuntime {
   let diskFree: number | null = null;
   let pressure: PressureState = PRESSURE_IDLE;
   let http: HttpServerHandle | null = null;
+  let httpAuth: HttpAuth | null = null;
   let watchdog: WatchdogHandle | null = null;
   const timers: NodeJS.Timeout[] = [];
 
@@ -132,11 +137,21 @@ export function createOpsRuntime(o: OpsRuntimeOptions): OpsRuntime {
 
   return {
     async start() {
+      // First: a missing or damaged credential file stops the start before anything runs.
+      const httpLogger = componentLogger(o.logger, 'http');
+      httpAuth = HttpAuth.load({
+        config: { ...o.http.auth, clientCertificates: o.http.tls?.requestCert === true },
+        logger: httpLogger,
+        onFailure: (reason) => o.metrics.recordHttpAuthFailure(reason),
+      });
       await checkDisk();
       every(o.diskCheckIntervalMs ?? 1000, () => void checkDisk());
       await host.start().catch((err: unknown) => logger.warn({ err }, 'host monitor failed to start; host metrics will be missing'));
       o.metrics.attach({ log: o.log, host });
-      http = await startHttpServer({ host: o.http.host, port: o.http.port, metrics: o.metrics, health, status: () => reporter.report(), logger: componentLogger(o.logger, 'http') });
+      if (!httpAuth.enabled && !isLoopback(o.http.host)) {
+        httpLogger.warn({ host: o.http.host }, 'http: /metrics and /api/v1/status are open to the network; set http.auth to require credentials');
+      }
+      http = await startHttpServer({ host: o.http.host, port: o.http.port, tls: o.http.tls, auth: httpAuth, metrics: o.metrics, health, status: () => reporter.report(), logger: httpLogger });
       return { httpPort: http.port };
     },
     ready() {
@@ -149,6 +164,7 @@ export function createOpsRuntime(o: OpsRuntimeOptions): OpsRuntime {
     },
     health,
     status: () => reporter.report(),
+    reloadHttpAuth: () => httpAuth?.reload(),
     stopping() {
       notifier.stopping();
       watchdog?.stop();

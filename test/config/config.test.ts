@@ -98,6 +98,23 @@ test('file < environment < flags', () => {
   assert.throws(() => loadConfig(undefined, { httpPort: -1 }, {}), /--http-port must be a port number \(0-65535\), not -1/);
 });
 
+test('the file names under mqtt.auth, http.auth and http.tls are relative to the config file', () => {
+  const dir = tmpDir();
+  const file = path.join(dir, 'c.yaml');
+  fs.writeFileSync(file, `
+mqtt: { auth: { passwordFile: passwd, aclFile: /etc/acl } }
+http:
+  auth: { bearerTokenFile: secrets/token, passwordFile: ../http-passwd }
+  tls: { cert: tls/cert.pem, key: tls/key.pem, ca: /etc/ca.pem }
+`);
+  const c = loadConfig(file, {}, {});
+  assert.equal(c.mqtt.auth.passwordFile, path.join(dir, 'passwd'));
+  assert.equal(c.mqtt.auth.aclFile, '/etc/acl');
+  assert.deepEqual(c.http.auth, { bearerTokenFile: path.join(dir, 'secrets/token'), passwordFile: path.resolve(dir, '../http-passwd') });
+  assert.deepEqual(c.http.tls, { cert: path.join(dir, 'tls/cert.pem'), key: path.join(dir, 'tls/key.pem'), ca: '/etc/ca.pem', requestCert: false });
+  assert.deepEqual(loadConfig(undefined, {}, {}).http, { host: '0.0.0.0', port: 9180, auth: {} }, 'no auth and no TLS by default');
+});
+
 test('invalid values and unknown keys are rejected naming the key path', () => {
   const cases: Array<[unknown, string, RegExp]> = [
     [{ mqtt: { maxPayloadBytes: 'lots' } }, 'mqtt.maxPayloadBytes', /expected a size/],
@@ -113,6 +130,9 @@ test('invalid values and unknown keys are rejected naming the key path', () => {
     [{ mqtt: { listeners: [{ type: 'tls', port: 8883 }] } }, 'mqtt.listeners[0].cert', /./],
     [{ mqtt: { listeners: [{ type: 'quic' }] } }, 'mqtt.listeners[0].type', /./],
     [{ http: { port: 70000 } }, 'http.port', /65535/],
+    [{ http: { auth: { token: 'x' } } }, 'http.auth.token', /unknown key/],
+    [{ http: { tls: { cert: 'c.pem' } } }, 'http.tls.key', /./],
+    [{ http: { tls: { cert: 'c.pem', key: 'k.pem', requestCert: true } } }, 'http.tls.ca', /requestCert needs the CA/],
     [{ surprise: true }, 'surprise', /unknown key/],
   ];
   for (const [raw, keyPath, message] of cases) {

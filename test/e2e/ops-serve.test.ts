@@ -7,7 +7,8 @@
  *   kept and every publish is still acked;
  * - with the disk under its free-space floor, /healthz answers 503 naming the disk check, the log is
  *   capped (drops counted as disk.free) and ingest goes on;
- * - `tributary status` shows streams, rates and storage, as a table and as --json.
+ * - `tributary status` shows streams, rates and storage, as a table and as --json; with the default
+ *   config (HTTP on 0.0.0.0, no `http.auth`) serve warns at start that the routes are open.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -127,6 +128,9 @@ test('tributary status against a running serve, as a table and as --json', async
     assert.match(human.stdout, /^ingest .* 1 clients {2}20 records since start/m);
     assert.match(human.stdout, /^telemetry +[01] /m);
     assert.match(human.stdout, /^upstream disabled/m);
+
+    // The default config serves HTTP on 0.0.0.0 without credentials: serve says so at start.
+    assert.ok(broker.lines.some((l) => l.level === 'warn' && /\/metrics and \/api\/v1\/status are open to the network/.test(String(l.msg))));
 
     const down = await runCli(['status', '--url', 'http://127.0.0.1:1']);
     assert.equal(down.code, 1);
