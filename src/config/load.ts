@@ -85,6 +85,8 @@ function readYaml(file: string): Record<string, unknown> {
   resolveFiles(obj, ['mqtt', 'auth'], ['passwordFile', 'aclFile'], file);
   resolveFiles(obj, ['http', 'auth'], ['bearerTokenFile', 'passwordFile'], file);
   resolveFiles(obj, ['http', 'tls'], ['cert', 'key', 'ca'], file);
+  const listeners = typeof obj.mqtt === 'object' && obj.mqtt !== null ? (obj.mqtt as Record<string, unknown>).listeners : undefined;
+  if (Array.isArray(listeners)) listeners.forEach((_, i) => resolveFiles(obj, ['mqtt', 'listeners', String(i)], ['cert', 'key', 'ca'], file));
   return obj;
 }
 

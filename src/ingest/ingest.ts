@@ -209,7 +209,7 @@ export function createIngest(options: IngestOptions): Ingest {
     // aedes emits 'error' when its persistence fails while queueing for offline clients; its typings omit it.
     const emitter: EventEmitter = aedes;
     emitter.on('error', (err: Error) => logger.error({ err }, 'aedes error'));
-    for (const listener of config.mqtt.listeners) listeners.push(await startListener(listener, accept));
+    for (const [i, listener] of config.mqtt.listeners.entries()) listeners.push(await startListener(listener, accept, `mqtt.listeners[${i}]`));
     return listeners.map(({ type, host, port }) => ({ type, host, port }));
   }
 

@@ -3,12 +3,13 @@
  * (MQTT over WebSocket, on its own HTTP server). Each hands every new connection, as a Duplex, to
  * `accept`. `close()` stops accepting; connections already open are the caller's to end.
  */
-import fs from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
+import { readConfiguredFile } from '../config/files.js';
 import type { ListenerConfig } from '../config/load.js';
+import { ConfigError, errorMessage } from '../errors.js';
 
 /**
  * `certificateUser`: on a tls listener with `useIdentityAsUsername`, the verified client certificate's
@@ -23,22 +24,27 @@ export interface BoundListener {
   close(): Promise<void>;
 }
 
-export async function startListener(config: ListenerConfig, accept: Accept): Promise<BoundListener> {
+/** `key`: where the listener is in the config (`mqtt.listeners[1]`), for errors about its files. */
+export async function startListener(config: ListenerConfig, accept: Accept, key: string): Promise<BoundListener> {
   switch (config.type) {
     case 'tcp':
       return bind(config, net.createServer({ noDelay: true }, accept));
     case 'tls': {
-      const server = tls.createServer(
-        {
-          cert: fs.readFileSync(config.cert),
-          key: fs.readFileSync(config.key),
-          ...(config.ca === undefined ? {} : { ca: fs.readFileSync(config.ca) }),
-          requestCert: config.requestCert,
-          // With a CA to check against, a requested certificate is also required to be valid.
-          rejectUnauthorized: config.requestCert && config.ca !== undefined,
-        },
-        config.useIdentityAsUsername ? (socket) => accept(socket, undefined, certificateUser(socket)) : accept,
-      );
+      const options = {
+        cert: readConfiguredFile(config.cert, `${key}.cert`),
+        key: readConfiguredFile(config.key, `${key}.key`),
+        ...(config.ca === undefined ? {} : { ca: readConfiguredFile(config.ca, `${key}.ca`) }),
+        requestCert: config.requestCert,
+        // With a CA to check against, a requested certificate is also required to be valid.
+        rejectUnauthorized: config.requestCert && config.ca !== undefined,
+      };
+      let server: tls.Server;
+      try {
+        server = tls.createServer(options, config.useIdentityAsUsername ? (socket) => accept(socket, undefined, certificateUser(socket)) : accept);
+      } catch (err) {
+        // A file that reads but is no PEM certificate or key, or a key that does not match the cert.
+        throw new ConfigError(`${key}: cannot use cert ${config.cert}, key ${config.key}${config.ca === undefined ? '' : `, ca ${config.ca}`}: ${errorMessage(err)}`, key, { cause: err });
+      }
       return bind(config, server);
     }
     case 'ws':

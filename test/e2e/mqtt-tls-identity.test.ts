@@ -6,7 +6,9 @@
  *    CONNECT are ignored;
  *  - the ACL applies to that name: its own topic is appended to the log, another device's is not;
  *  - a signed certificate without a CN is refused with return code 5 and counted;
- *  - a certificate from another CA, or none, fails the TLS handshake.
+ *  - a certificate from another CA, or none, fails the TLS handshake;
+ *  - the listener's files are relative to the config file; one that cannot be read or used stops serve
+ *    with exit 2, naming the key and the file.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -53,15 +55,18 @@ test('a client certificate CN is the user name, the ACL applies to it, and unsig
   execFileSync('mosquitto_passwd', ['-c', '-b', passwd, 'alice', 'a']);
   fs.writeFileSync(path.join(dir, 'acl'), ACL);
   const file = (name: string) => path.join(dir, name);
-  const broker = await startServe({
-    configYaml: `
-mqtt:
+  // File names relative to the config file, as an operator writes them beside it.
+  const config = file('config.yaml');
+  fs.writeFileSync(
+    config,
+    `mqtt:
   listeners:
     - { type: tcp, host: 127.0.0.1, port: 0 }
-    - { type: tls, host: 127.0.0.1, port: 0, cert: ${file('server.pem')}, key: ${file('server.key')}, ca: ${file('ca.pem')}, requestCert: true, useIdentityAsUsername: true }
-  auth: { passwordFile: ${passwd}, aclFile: ${file('acl')}, allowAnonymous: false }
+    - { type: tls, host: 127.0.0.1, port: 0, cert: server.pem, key: server.key, ca: ca.pem, requestCert: true, useIdentityAsUsername: true }
+  auth: { passwordFile: passwd, aclFile: acl, allowAnonymous: false }
 `,
-  });
+  );
+  const broker = await startServe({ configYaml: config });
   const ready = broker.lines.find((l) => l.msg === 'listening') as { mqtt: Array<{ type: string; port: number }> };
   const tlsUrl = `mqtts://127.0.0.1:${ready.mqtt.find((l) => l.type === 'tls')?.port}`;
   const withCert = (name: string, extra: IClientOptions = {}): IClientOptions => ({
@@ -108,6 +113,23 @@ mqtt:
   } finally {
     assert.equal(await broker.stop(), 0);
   }
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a tls listener file that cannot be read or used stops serve with exit 2 naming the key and file', async () => {
+  const dir = tmpDir();
+  const config = path.join(dir, 'config.yaml');
+  fs.writeFileSync(path.join(dir, 'junk.pem'), 'not a certificate\n');
+  const serve = (cert: string) => {
+    fs.writeFileSync(config, `mqtt:\n  listeners:\n    - { type: tcp, host: 127.0.0.1, port: 0 }\n    - { type: tls, host: 127.0.0.1, port: 0, cert: ${cert}, key: junk.pem }\n`);
+    return runCli(['serve', '--config', config, '--data-dir', path.join(dir, 'data'), '--http-port', '0']);
+  };
+  const missing = await serve('missing.pem');
+  assert.equal(missing.code, 2, missing.stderr);
+  assert.match(missing.stderr, new RegExp(`mqtt\\.listeners\\[1\\]\\.cert: cannot read ${path.join(dir, 'missing.pem')}`));
+  const unusable = await serve('junk.pem');
+  assert.equal(unusable.code, 2, unusable.stderr);
+  assert.match(unusable.stderr, /mqtt\.listeners\[1\]: cannot use cert .*junk\.pem/);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

@@ -47,8 +47,9 @@ export async function startServe(options: ServeOptions = {}): Promise<RunningBro
   const dataDir = options.dataDir ?? tmpDir('tributary-serve-');
   const args = [CLI, 'serve', '--data-dir', dataDir, '--mqtt-port', '0', '--http-port', '0'];
   if (options.configYaml !== undefined) {
-    const file = path.join(tmpDir('tributary-config-'), 'config.yaml');
-    fs.writeFileSync(file, options.configYaml);
+    const isPath = !options.configYaml.includes('\n') && fs.existsSync(options.configYaml);
+    const file = isPath ? options.configYaml : path.join(tmpDir('tributary-config-'), 'config.yaml');
+    if (!isPath) fs.writeFileSync(file, options.configYaml);
     args.push('--config', file);
   }
   const [program, ...programArgs] = [...(options.command ?? []), process.execPath, ...args] as [string, ...string[]];
