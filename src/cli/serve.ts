@@ -11,7 +11,6 @@
  * take the gateway down (systemd restarts it if it truly wedges: the watchdog checks liveness).
  */
 import type { Argv } from 'yargs';
-import { createBroker } from '../broker.js';
 import { loadConfig } from '../config/load.js';
 import { errorMessage, LogWriteError } from '../errors.js';
 import { createLogger, type Logger } from '../ops/logger.js';
@@ -44,6 +43,9 @@ async function serve(file: string | undefined, overrides: Parameters<typeof load
   const config = loadConfig(file, overrides);
   const logger = createLogger({ level: config.logging.level });
   guardProcess(logger);
+  // Loaded here, not at the top: every other command (and --help) starts without aedes, LMDB and the
+  // Kafka client.
+  const { createBroker } = await import('../broker.js');
   const broker = createBroker(config, { logger, onFatal: (err) => void exitForRestart(broker, logger, err) });
   let ports;
   try {
