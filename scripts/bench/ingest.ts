@@ -415,7 +415,7 @@ const CASES: Array<[string, Case, Array<[string, Starter]>]> = ([
   ['qos1 4x50k, 100 in flight', caseQoS1, THROUGHPUT_BROKERS],
   ['qos0 4x50k, 1 subscriber', caseQoS0, THROUGHPUT_BROKERS],
   ['1,000 clients, 1 msg/s each', caseManyClients, THROUGHPUT_BROKERS],
-  ['connects/s, password file', caseConnects, starters('serve-auth', 'mosquitto-auth')],
+  ['connects/s, password file', caseConnects, starters('serve', 'serve-auth', 'mosquitto-auth')],
 ] as Array<[string, Case, Array<[string, Starter]>]>).filter(([name]) => onlyThese(process.env.BENCH_CASES)(name));
 
 async function runOne(starter: Starter, run: Case): Promise<Result | null> {
