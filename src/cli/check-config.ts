@@ -1,6 +1,7 @@
 /** `tributary check-config FILE`: validates a config file; exit 0 when valid, 2 naming the bad key. */
 import type { Argv } from 'yargs';
 import { loadConfig } from '../config/load.js';
+import { checkUpstreamSecurity, describeUpstreamSecurity } from '../config/upstream-secrets.js';
 
 export function checkConfigCommand(cli: Argv): Argv {
   return cli.command(
@@ -10,8 +11,11 @@ export function checkConfigCommand(cli: Argv): Argv {
     (args) => {
       // Only the file is checked: the environment must not make a bad file look good.
       const config = loadConfig(args.file, {}, {});
+      const kafka = config.upstream.kafka;
+      // The files it names must be readable as serve reads them; the result names files, never the password.
+      const security = kafka === undefined ? undefined : checkUpstreamSecurity(kafka);
       if (args.json) process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
-      else process.stdout.write(`${args.file}: valid (${config.streams.length} streams, ${config.mqtt.listeners.length} listeners${config.upstream.kafka ? `, upstream ${config.upstream.kafka.brokers.join(',')}` : ', no upstream'})\n`);
+      else process.stdout.write(`${args.file}: valid (${config.streams.length} streams, ${config.mqtt.listeners.length} listeners${kafka ? `, upstream ${kafka.brokers.join(',')}: ${describeUpstreamSecurity(security)}` : ', no upstream'})\n`);
     },
   );
 }

@@ -1,7 +1,8 @@
 /**
  * Loading the configuration: YAML file < environment (TRIBUTARY_*) < command-line flags, validated
  * once against the schema, then deeply frozen. Nothing else in src/ reads the environment for
- * settings.
+ * settings, except upstream-secrets.ts beside this file for the one secret (TRIBUTARY_KAFKA_PASSWORD):
+ * secrets are never part of the config, which `check-config --json` prints.
  *
  * Every problem is a ConfigError whose message names the key path (`streams[1].partitions`), the
  * environment variable or the flag, so `tributary check-config` can print it and exit 2.
@@ -82,12 +83,21 @@ function readYaml(file: string): Record<string, unknown> {
   const obj = value as Record<string, unknown>;
   // A relative dataDir in a file is relative to the file, not to wherever the service was started.
   if (typeof obj.dataDir === 'string' && !path.isAbsolute(obj.dataDir)) obj.dataDir = path.resolve(path.dirname(file), obj.dataDir);
-  const auth = (obj.mqtt as { auth?: Record<string, unknown> } | undefined)?.auth;
-  for (const key of ['passwordFile', 'aclFile']) {
-    const value = auth?.[key];
-    if (auth !== undefined && typeof value === 'string' && !path.isAbsolute(value)) auth[key] = path.resolve(path.dirname(file), value);
-  }
+  const kafka = (obj.upstream as { kafka?: Record<string, unknown> } | undefined)?.kafka;
+  resolveFiles(file, (obj.mqtt as { auth?: unknown } | undefined)?.auth, ['passwordFile', 'aclFile']);
+  resolveFiles(file, kafka?.tls, ['ca', 'cert', 'key']);
+  resolveFiles(file, kafka?.sasl, ['passwordFile']);
   return obj;
+}
+
+/** File names in a config file are relative to the file, not to wherever the service was started. */
+function resolveFiles(file: string, section: unknown, keys: string[]): void {
+  if (typeof section !== 'object' || section === null) return;
+  const values = section as Record<string, unknown>;
+  for (const key of keys) {
+    const value = values[key];
+    if (typeof value === 'string' && !path.isAbsolute(value)) values[key] = path.resolve(path.dirname(file), value);
+  }
 }
 
 function applyOverrides(raw: Record<string, unknown>, o: ConfigOverrides): void {
