@@ -11,7 +11,8 @@
  * Parts meet only here: ingest appends to the log, forward reads it, ops gets numbers through probes.
  */
 import type { Config } from './config/load.js';
-import { LogWriteError } from './errors.js';
+import { readUpstreamSecurity } from './config/upstream-secrets.js';
+import { ConfigError, errorMessage, LogWriteError } from './errors.js';
 import { createForwarder, createKafkaSink, kafkaSinkOptions, type Forwarder } from './forward/index.js';
 import { createIngest, type BoundPort, type Ingest } from './ingest/ingest.js';
 import { Log, UPSTREAM_GROUP, type LogObserver, type StreamSpec } from './log/index.js';
@@ -39,7 +40,10 @@ export interface BrokerPorts {
 
 export interface Broker {
   start(): Promise<BrokerPorts>;
-  /** SIGHUP: re-reads the password and ACL files; a bad file keeps the old rules (and is thrown). */
+  /**
+   * SIGHUP: re-reads the password and ACL files, and the upstream's TLS files and SASL password (a new
+   * Kafka session with them, at once); a bad file keeps what was in force for its part (and is thrown).
+   */
   reload(): void;
   /** Ordered shutdown; idempotent. */
   close(): Promise<void>;
@@ -56,6 +60,8 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
   let forwardProbe: ForwardHealthProbe | null = null;
   let forwarder: Forwarder | null = null;
   let closing: Promise<void> | null = null;
+  // Read before anything starts: an unreadable file is a config error (exit 2), like a bad key.
+  const upstreamSecurity = config.upstream.kafka === undefined ? undefined : readUpstreamSecurity(config.upstream.kafka);
 
   const observer: LogObserver = {
     commit: (durationMs, records) => {
@@ -133,7 +139,8 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
         gatewayId: config.gateway.id,
         logger: componentLogger(logger, 'forward'),
         metrics,
-        sinkFactory: () => createKafkaSink(kafkaSinkOptions(kafka, config.gateway.id)),
+        security: upstreamSecurity,
+        sinkFactory: (security) => createKafkaSink(kafkaSinkOptions(kafka, config.gateway.id, security)),
       });
       forwarder.start();
       forwardProbe = forwarder;
@@ -157,9 +164,28 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
 
   return {
     start,
-    reload: () => ingest?.reloadAuth(),
+    reload: () =>
+      reloadEach([
+        () => ingest?.reloadAuth(),
+        // ---- forward: the upstream's files; a bad one throws before anything changed. ----
+        () => config.upstream.kafka && forwarder?.renewUpstream(readUpstreamSecurity(config.upstream.kafka)),
+      ]),
     close: () => (closing ??= shutdown()),
   };
+}
+
+/** Runs every part's reload even when an earlier one fails; then throws the failures (each names its file). */
+function reloadEach(parts: Array<() => unknown>): void {
+  const failures: unknown[] = [];
+  for (const part of parts) {
+    try {
+      part();
+    } catch (err) {
+      failures.push(err);
+    }
+  }
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) throw new ConfigError(failures.map((e) => errorMessage(e)).join('; '), '', { cause: failures[0] });
 }
 
 export function streamSpecs(config: Config): StreamSpec[] {

@@ -4,7 +4,7 @@
  * names resolved against the config file's folder; the files are read whole (one trailing newline off the
  * password); TRIBUTARY_KAFKA_PASSWORD wins over passwordFile; every unreadable or unusable file, a lone cert
  * or key, and a sasl section without any password are a ConfigError naming the key and the file — and
- * `check-config` exits 2 with that message. The password is never in what `check-config`
+ * `serve` and `check-config` exit 2 with that message. The password is never in what `check-config`
  * prints (plain or --json), nor in a Secret's JSON, string or inspect form.
  */
 import assert from 'node:assert/strict';
@@ -114,7 +114,7 @@ test('bad security settings are ConfigErrors naming the key and the file', () =>
   configError(() => parseConfig({ upstream: { kafka: { brokers: ['k:1'], sasl: { mechanism: 'plain', username: 'u', password: 'inline' } } } }), 'upstream.kafka.sasl.password', /unknown key/);
 });
 
-test('check-config exits 2 on an unreadable file and never prints the password', async () => {
+test('serve and check-config exit 2 on an unreadable file; check-config never prints the password', async () => {
   const { dir, file } = fixture();
   const shown = await runCli(['check-config', file]);
   assert.equal(shown.code, 0, shown.stderr);
@@ -128,6 +128,9 @@ test('check-config exits 2 on an unreadable file and never prints the password',
   const check = await runCli(['check-config', file]);
   assert.equal(check.code, 2, check.stderr);
   assert.match(check.stderr, /upstream\.kafka\.sasl\.passwordFile: cannot read .*secret\/kafka\.password \(ENOENT\)/);
+  const serve = await runCli(['serve', '--config', file, '--data-dir', path.join(dir, 'data'), '--mqtt-port', '0', '--http-port', '0']);
+  assert.equal(serve.code, 2, serve.stderr);
+  assert.match(serve.stderr, /upstream\.kafka\.sasl\.passwordFile: cannot read .*secret\/kafka\.password/);
   const fromEnv = await runCli(['check-config', file], { TRIBUTARY_KAFKA_PASSWORD: 'x' });
   assert.equal(fromEnv.code, 2, 'a named passwordFile must be readable even while the environment overrides it');
 });
