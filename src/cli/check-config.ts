@@ -12,7 +12,8 @@ export function checkConfigCommand(cli: Argv): Argv {
       // Only the file is checked: the environment must not make a bad file look good.
       const config = loadConfig(args.file, {}, {});
       const kafka = config.upstream.kafka;
-      // The files it names must be readable as serve reads them; the result names files, never the password.
+      // The files it names must be readable as serve reads them. TRIBUTARY_KAFKA_PASSWORD (a secret, not a
+      // setting) counts only where the file names no passwordFile. What is printed names files, never the password.
       const security = kafka === undefined ? undefined : checkUpstreamSecurity(kafka);
       if (args.json) process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
       else process.stdout.write(`${args.file}: valid (${config.streams.length} streams, ${config.mqtt.listeners.length} listeners${kafka ? `, upstream ${kafka.brokers.join(',')}: ${describeUpstreamSecurity(security)}` : ', no upstream'})\n`);

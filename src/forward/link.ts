@@ -18,21 +18,27 @@
  */
 import { UpstreamError, errorMessage } from '../errors.js';
 import { backoffDelayMs, sleep, type BackoffLimits } from './backoff.js';
+import type { SecurityFailureCode } from './kafka-security.js';
+
+/** Link-wide refusals only an operator can lift (kafka-security.ts), and the words health and the log lead with. */
+const refusalHeadlines: Readonly<Record<SecurityFailureCode, string>> = {
+  UPSTREAM_AUTH: 'upstream authentication failed',
+  UPSTREAM_TLS: 'upstream TLS verification failed',
+};
 
 /** Sink error codes after which nothing can reach Kafka, whatever the partition. */
-const linkWideCodes: ReadonlySet<string> = new Set(['UPSTREAM_UNREACHABLE', 'UPSTREAM_TIMEOUT', 'UPSTREAM_UNKNOWN_HOST', 'UPSTREAM_AUTH', 'UPSTREAM_TLS']);
-
-/** Link-wide refusals only an operator can lift, and the words health and the log lead with. */
-const refusalHeadlines: ReadonlyMap<string, string> = new Map([
-  ['UPSTREAM_AUTH', 'upstream authentication failed'],
-  ['UPSTREAM_TLS', 'upstream TLS verification failed'],
-]);
+const linkWideCodes: ReadonlySet<string> = new Set(['UPSTREAM_UNREACHABLE', 'UPSTREAM_TIMEOUT', 'UPSTREAM_UNKNOWN_HOST', ...Object.keys(refusalHeadlines)]);
 
 export interface LinkRefusal {
   /** `upstream authentication failed`, `upstream TLS verification failed`. */
   headline: string;
   /** `CODE: message` of the latest refused attempt. */
   error: string;
+}
+
+function refusalHeadline(err: unknown): string | undefined {
+  if (!(err instanceof UpstreamError) || !Object.hasOwn(refusalHeadlines, err.code)) return undefined;
+  return refusalHeadlines[err.code as SecurityFailureCode];
 }
 
 export function isLinkWide(err: unknown): boolean {
@@ -121,7 +127,7 @@ export class Link {
     if (this.#down && startedAt < this.#downSince) return null;
     this.#attempts++;
     if (!this.#down) this.#downSince = this.now();
-    const headline = err instanceof UpstreamError ? refusalHeadlines.get(err.code) : undefined;
+    const headline = refusalHeadline(err);
     const fresh = headline !== undefined && this.#refusal?.headline !== headline;
     this.#refusal = headline === undefined ? null : { headline, error: this.lastError };
     // A refusal waits the longest backoff from the first: sooner would only hammer the cluster with
