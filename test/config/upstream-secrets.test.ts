@@ -128,7 +128,8 @@ test('serve and check-config exit 2 on an unreadable file; check-config never pr
   const check = await runCli(['check-config', file]);
   assert.equal(check.code, 2, check.stderr);
   assert.match(check.stderr, /upstream\.kafka\.sasl\.passwordFile: cannot read .*secret\/kafka\.password \(ENOENT\)/);
-  const serve = await runCli(['serve', '--config', file, '--data-dir', path.join(dir, 'data'), '--mqtt-port', '0', '--http-port', '0']);
+  // Bounded: a serve that wrongly starts would otherwise run on.
+  const serve = await runCli(['serve', '--config', file, '--data-dir', path.join(dir, 'data'), '--mqtt-port', '0', '--http-port', '0'], {}, 15_000);
   assert.equal(serve.code, 2, serve.stderr);
   assert.match(serve.stderr, /upstream\.kafka\.sasl\.passwordFile: cannot read .*secret\/kafka\.password/);
   const fromEnv = await runCli(['check-config', file], { TRIBUTARY_KAFKA_PASSWORD: 'x' });
