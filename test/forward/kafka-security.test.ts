@@ -17,7 +17,7 @@ import { before, describe, test } from 'node:test';
 import { readUpstreamSecurity, type UpstreamSecurity } from '../../src/config/upstream-secrets.js';
 import { UpstreamError } from '../../src/errors.js';
 import { createKafkaSink, type Sink, type SinkRecord } from '../../src/forward/kafka-sink.js';
-import { consoleConsume, ensureKafka, ensureSecureKafka, type SecureKafka } from '../helpers/kafka.js';
+import { consoleConsume, createSecureTopics, ensureKafka, ensureSecureKafka, type SecureKafka } from '../helpers/kafka.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const runId = `${process.pid}-${Date.now()}`;
@@ -82,6 +82,7 @@ describe('kafka sink over SASL_SSL', () => {
       { name: 'plain', mechanism: 'plain' },
       { name: 'mtls', mechanism: 'scram-sha-512', clientCert: true },
     ];
+    await createSecureTopics(secure, cases.map(({ name }) => `sec-${name}-${runId}`), 3);
     await Promise.all(
       cases.map(async ({ name, mechanism, clientCert }) => {
         const topic = `sec-${name}-${runId}`;

@@ -111,6 +111,25 @@ export async function ensureSecureKafka(): Promise<SecureKafka> {
   };
 }
 
+/**
+ * Creates topics on the secure cluster (as the SCRAM-SHA-512 user, over TLS), each with `partitions`: a
+ * fresh cluster may take longer to auto-create several at once than a producer waits.
+ */
+export async function createSecureTopics(secure: SecureKafka, names: string[], partitions: number): Promise<void> {
+  const user = secure.users['scram-sha-512'];
+  const admin = new Admin({
+    clientId: 'tributary-test-admin',
+    bootstrapBrokers: [secure.bootstrap],
+    tls: { ca: fs.readFileSync(secure.ca) },
+    sasl: { mechanism: 'SCRAM-SHA-512', username: user.username, password: user.password },
+  });
+  try {
+    await admin.createTopics({ topics: names, partitions, replicas: 1 });
+  } finally {
+    await admin.close();
+  }
+}
+
 export interface ConsoleRecord {
   partition: number;
   offset: number;
