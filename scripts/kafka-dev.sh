@@ -4,15 +4,22 @@
 #   scripts/kafka-dev.sh start [--nodes 1|3]   start a fresh cluster (new data dir); returns once every
 #                                              node answers. Idempotent: if it already runs, returns 0
 #                                              (and restarts nodes that were stopped with stop-node).
-#   scripts/kafka-dev.sh stop                  stop every node this script started (SIGTERM, then SIGKILL)
-#   scripts/kafka-dev.sh status                which nodes run; exit 0 all up, 3 if none or some are down
+#   scripts/kafka-dev.sh start --secure        a separate 1-node cluster whose clients connect over SASL_SSL
+#                                              (default port 19792): TLS with a CA made at start, SCRAM-SHA-256,
+#                                              SCRAM-SHA-512 and PLAIN users with fresh random passwords
+#   scripts/kafka-dev.sh secure-info           the secure cluster's CA, users and passwords (KEY=VALUE lines)
+#   scripts/kafka-dev.sh stop [--secure]       stop every node this script started (SIGTERM, then SIGKILL)
+#   scripts/kafka-dev.sh status [--secure]     which nodes run; exit 0 all up, 3 if none or some are down
 #   scripts/kafka-dev.sh stop-node N [--kill]  stop one node, keeping its data (--kill: SIGKILL at once)
 #   scripts/kafka-dev.sh start-node N          restart a node stopped by stop-node, on its old data
 #   scripts/kafka-dev.sh classpath             print the jars' classpath, for Kafka's own tools
 #
 # Environment:
-#   KAFKA_PORT                 first client port (default 19092); node i listens on KAFKA_PORT+i-1
+#   KAFKA_PORT                 first client port (default 19092, with --secure 19792); node i listens on
+#                              KAFKA_PORT+i-1
 #   KAFKA_CONTROLLER_PORT      first KRaft controller port (default KAFKA_PORT+1000)
+#   KAFKA_INTERNAL_PORT        with --secure: the broker's own PLAINTEXT listener on loopback, used between
+#                              broker and itself only (default KAFKA_PORT+2000)
 #   KAFKA_DATA_DIR             where nodes keep data, logs and pid files (default .cache/kafka/run-$KAFKA_PORT)
 #   KAFKA_HEAP_OPTS            JVM heap per node (default -Xms256m -Xmx512m)
 #   KAFKA_START_TIMEOUT_SECONDS  how long start waits for the brokers (default 120)
@@ -21,17 +28,39 @@
 # The jars come from Maven Central the first time (scripts/kafka/pom.xml, `mvn dependency:copy-dependencies`)
 # into the git-ignored .cache/kafka/libs; mvn runs again only when the pom changes. Clusters on different
 # KAFKA_PORTs are independent (own data dir, own pid files), so a 3-node failover test can run beside the
-# 1-node cluster the other tests share. Calls on one cluster are serialised with flock, because parallel
-# test processes may all call `start`.
+# 1-node cluster the other tests share, and the secure cluster beside both. Calls on one cluster are
+# serialised with flock, because parallel test processes may all call `start`.
+#
+# The secure cluster (--secure) keeps what clients need in $KAFKA_DATA_DIR/secure, made anew by each fresh
+# start with openssl and Kafka's StorageTool (`format --add-scram`): ca.pem (the CA that signed the broker's
+# certificate, SAN localhost and 127.0.0.1), client.pem/client.key (a client certificate from that CA: the
+# listener requests one and verifies it when given), other-ca.pem (a CA that signed nothing here, for tests
+# of a wrong CA), one password file per user (the password alone, no newline), client-<mechanism>.properties
+# for Kafka's own tools, and `info`, which `secure-info` prints:
+#   bootstrap=127.0.0.1:19792  ca=...  other_ca=...  client_cert=...  client_key=...
+#   scram_sha_256_user=...  scram_sha_256_password_file=...  (likewise scram_sha_512_*, plain_*)
+#   client_properties_scram_sha_512=...  (likewise _scram_sha_256, _plain)
 set -euo pipefail
 
 readonly ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly POM="$ROOT/scripts/kafka/pom.xml"
 readonly CACHE="${KAFKA_CACHE_DIR:-$ROOT/.cache/kafka}"
 readonly LIBS="$CACHE/libs"
-readonly PORT="${KAFKA_PORT:-19092}"
+# --secure may stand anywhere among the arguments: it picks the cluster, so it is read before the ports.
+SECURE=0
+for arg in "$@"; do [[ "$arg" == --secure ]] && SECURE=1; done
+[[ "${1:-}" == secure-info ]] && SECURE=1
+readonly SECURE
+readonly PORT="${KAFKA_PORT:-$((SECURE ? 19792 : 19092))}"
 readonly CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((PORT + 1000))}"
+readonly INTERNAL_PORT="${KAFKA_INTERNAL_PORT:-$((PORT + 2000))}"
 readonly RUN="${KAFKA_DATA_DIR:-$CACHE/run-$PORT}"
+readonly SECURE_DIR="$RUN/secure"
+# The users of the secure cluster: SCRAM ones live in the metadata log (format --add-scram), the PLAIN one
+# in the listener's JAAS config. Names are JAAS option names too (user_NAME=...), so no '-' in them.
+readonly SCRAM_SHA_256_USER=tributary_scram256
+readonly SCRAM_SHA_512_USER=tributary_scram512
+readonly PLAIN_USER=tributary_plain
 readonly HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
 readonly START_TIMEOUT_SECONDS="${KAFKA_START_TIMEOUT_SECONDS:-120}"
 readonly STOP_TIMEOUT_SECONDS="${KAFKA_STOP_TIMEOUT_SECONDS:-30}"
@@ -43,13 +72,21 @@ log() { printf 'kafka-dev: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-  sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
 node_dir() { printf '%s/node-%s' "$RUN" "$1"; }
 client_port() { printf '%s' $((PORT + $1 - 1)); }
 controller_port() { printf '%s' $((CONTROLLER_PORT + $1 - 1)); }
+
+# What the cluster in $RUN is (its clients' security): `plaintext` or `secure`; and what this call asks for.
+cluster_kind() {
+  if [[ -f "$RUN/kind" ]]; then cat "$RUN/kind"; else printf 'plaintext'; fi
+}
+cluster_kind_wanted() {
+  if ((SECURE == 1)); then printf 'secure'; else printf 'plaintext'; fi
+}
 
 # The node count of the cluster in $RUN, or 0 when none was ever started there.
 cluster_nodes() {
@@ -150,6 +187,42 @@ quorum_voters() {
   printf '%s' "${voters[*]}"
 }
 
+internal_port() { printf '%s' $((INTERNAL_PORT + $1 - 1)); }
+
+# The listener lines of node N. Plaintext: one PLAINTEXT listener for clients and brokers. Secure: clients
+# get SASL_SSL only; the broker talks to itself over a PLAINTEXT listener on loopback (INTERNAL), as the
+# controller does, so no broker credentials are needed.
+listener_properties() {
+  local n="$1"
+  if ((SECURE == 0)); then
+    cat <<EOF
+listeners=PLAINTEXT://127.0.0.1:$(client_port "$n"),CONTROLLER://127.0.0.1:$(controller_port "$n")
+advertised.listeners=PLAINTEXT://127.0.0.1:$(client_port "$n")
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+EOF
+    return 0
+  fi
+  cat <<EOF
+listeners=SASL_SSL://127.0.0.1:$(client_port "$n"),INTERNAL://127.0.0.1:$(internal_port "$n"),CONTROLLER://127.0.0.1:$(controller_port "$n")
+advertised.listeners=SASL_SSL://127.0.0.1:$(client_port "$n"),INTERNAL://127.0.0.1:$(internal_port "$n")
+listener.security.protocol.map=SASL_SSL:SASL_SSL,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=INTERNAL
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$PLAIN_USER="$(cat "$SECURE_DIR/$PLAIN_USER.password")";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$SECURE_DIR/broker.p12
+ssl.keystore.password=$(cat "$SECURE_DIR/keystore.password")
+ssl.key.password=$(cat "$SECURE_DIR/keystore.password")
+ssl.truststore.type=PEM
+ssl.truststore.location=$SECURE_DIR/ca.pem
+# A client certificate is verified when a client sends one; SASL still names the principal.
+ssl.client.auth=requested
+EOF
+}
+
 write_properties() {
   local n="$1" nodes="$2" dir rf min_isr
   dir="$(node_dir "$n")"
@@ -160,11 +233,8 @@ write_properties() {
 process.roles=broker,controller
 node.id=$n
 controller.quorum.voters=$(quorum_voters "$nodes")
-listeners=PLAINTEXT://127.0.0.1:$(client_port "$n"),CONTROLLER://127.0.0.1:$(controller_port "$n")
-advertised.listeners=PLAINTEXT://127.0.0.1:$(client_port "$n")
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+$(listener_properties "$n")
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
 log.dirs=$dir/data
 auto.create.topics.enable=true
 num.partitions=4
@@ -214,9 +284,11 @@ new_cluster_id() {
 }
 
 require_ports_free() {
-  local nodes="$1" i p
+  local nodes="$1" i p ports
   for ((i = 1; i <= nodes; i++)); do
-    for p in "$(client_port "$i")" "$(controller_port "$i")"; do
+    ports=("$(client_port "$i")" "$(controller_port "$i")")
+    ((SECURE == 0)) || ports+=("$(internal_port "$i")")
+    for p in "${ports[@]}"; do
       if port_answers "$p"; then
         die "port $p is already in use by another process; set KAFKA_PORT / KAFKA_CONTROLLER_PORT"
       fi
@@ -224,14 +296,101 @@ require_ports_free() {
   done
 }
 
+# ------------------------------------------------------------------------------------ secure material
+
+random_secret() {
+  head -c 18 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
+}
+
+# Certificates (EC P-256: quick to make) and passwords for the secure cluster, made anew in $SECURE_DIR.
+make_secure_material() {
+  command -v openssl >/dev/null || die "openssl not found: install it (apt-get install openssl) for --secure"
+  rm -rf "$SECURE_DIR"
+  mkdir -p "$SECURE_DIR"
+  chmod 700 "$SECURE_DIR"
+  if ! (cd "$SECURE_DIR" && make_certificates >openssl.log 2>&1); then
+    cat "$SECURE_DIR/openssl.log" >&2
+    die "openssl failed making the secure cluster's certificates (log: $SECURE_DIR/openssl.log)"
+  fi
+  local user
+  for user in "$SCRAM_SHA_256_USER" "$SCRAM_SHA_512_USER" "$PLAIN_USER"; do
+    (umask 077 && printf '%s' "$(random_secret)" >"$SECURE_DIR/$user.password")
+  done
+  write_client_properties SCRAM-SHA-256 "$SCRAM_SHA_256_USER" scram
+  write_client_properties SCRAM-SHA-512 "$SCRAM_SHA_512_USER" scram
+  write_client_properties PLAIN "$PLAIN_USER" plain
+  cat >"$SECURE_DIR/info" <<EOF
+bootstrap=127.0.0.1:$(client_port 1)
+ca=$SECURE_DIR/ca.pem
+other_ca=$SECURE_DIR/other-ca.pem
+client_cert=$SECURE_DIR/client.pem
+client_key=$SECURE_DIR/client.key
+scram_sha_256_user=$SCRAM_SHA_256_USER
+scram_sha_256_password_file=$SECURE_DIR/$SCRAM_SHA_256_USER.password
+scram_sha_512_user=$SCRAM_SHA_512_USER
+scram_sha_512_password_file=$SECURE_DIR/$SCRAM_SHA_512_USER.password
+plain_user=$PLAIN_USER
+plain_password_file=$SECURE_DIR/$PLAIN_USER.password
+client_properties_scram_sha_256=$SECURE_DIR/client-scram-sha-256.properties
+client_properties_scram_sha_512=$SECURE_DIR/client-scram-sha-512.properties
+client_properties_plain=$SECURE_DIR/client-plain.properties
+EOF
+}
+
+# Runs in $SECURE_DIR: a CA, the broker's certificate from it (SAN localhost, 127.0.0.1) as a PKCS12 keystore,
+# a client certificate from it, and an unrelated CA.
+make_certificates() {
+  local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650)
+  openssl req -x509 "${ec[@]}" -keyout ca.key -out ca.pem -subj /CN=tributary-dev-ca \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+  openssl req -x509 "${ec[@]}" -keyout other-ca.key -out other-ca.pem -subj /CN=tributary-dev-other-ca \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+  printf 'basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >broker.ext
+  printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n' >client.ext
+  local name
+  for name in broker client; do
+    openssl req -new "${ec[@]}" -keyout "$name.key" -out "$name.csr" -subj "/CN=tributary-dev-$name"
+    openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile "$name.ext" -out "$name.pem"
+  done
+  (umask 077 && printf '%s' "$(random_secret)" >keystore.password)
+  openssl pkcs12 -export -in broker.pem -inkey broker.key -certfile ca.pem -name broker \
+    -passout file:keystore.password -out broker.p12
+}
+
+# client-<mechanism>.properties: what Kafka's own tools (console consumer, ...) need for the secure cluster.
+write_client_properties() {
+  local mechanism="$1" user="$2" module="$3" file
+  file="$SECURE_DIR/client-${mechanism,,}.properties"
+  local login=org.apache.kafka.common.security.scram.ScramLoginModule
+  [[ "$module" == plain ]] && login=org.apache.kafka.common.security.plain.PlainLoginModule
+  (umask 077 && cat >"$file" <<EOF
+security.protocol=SASL_SSL
+sasl.mechanism=$mechanism
+sasl.jaas.config=$login required username="$user" password="$(cat "$SECURE_DIR/$user.password")";
+ssl.truststore.type=PEM
+ssl.truststore.location=$SECURE_DIR/ca.pem
+EOF
+  )
+}
+
+# The StorageTool arguments that put the SCRAM users into the secure cluster's first metadata.
+scram_format_args() {
+  ((SECURE == 1)) || return 0
+  printf '%s\n' --add-scram "SCRAM-SHA-256=[name=$SCRAM_SHA_256_USER,password=$(cat "$SECURE_DIR/$SCRAM_SHA_256_USER.password")]"
+  printf '%s\n' --add-scram "SCRAM-SHA-512=[name=$SCRAM_SHA_512_USER,password=$(cat "$SECURE_DIR/$SCRAM_SHA_512_USER.password")]"
+}
+
 format_storage() {
-  local nodes="$1" id i dir pids=()
+  local nodes="$1" id i dir pids=() scram=()
   id="$(new_cluster_id)"
+  mapfile -t scram < <(scram_format_args)
   for ((i = 1; i <= nodes; i++)); do
     dir="$(node_dir "$i")"
     # StorageTool is a short JVM run each; formatting the nodes in parallel saves seconds.
     run_tool -Dlog4j.configuration="file:$RUN/log4j.properties" -Dkafka.logs.dir="$dir" \
-      kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" >"$dir/format.log" 2>&1 &
+      kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" "${scram[@]+"${scram[@]}"}" \
+      >"$dir/format.log" 2>&1 &
     pids+=($!)
   done
   for i in "${!pids[@]}"; do
@@ -317,15 +476,17 @@ start_fresh() {
   local nodes="$1" i
   require_ports_free "$nodes"
   # Only what this script created goes: KAFKA_DATA_DIR may point at a directory that holds more.
-  rm -rf "$RUN"/node-* "$RUN/nodes"
+  rm -rf "$RUN"/node-* "$RUN/nodes" "$RUN/kind" "$SECURE_DIR"
   mkdir -p "$RUN"
   write_log4j
+  ((SECURE == 1)) && make_secure_material
   for ((i = 1; i <= nodes; i++)); do
     mkdir -p "$(node_dir "$i")"
     write_properties "$i" "$nodes"
   done
   format_storage "$nodes"
   printf '%s\n' "$nodes" >"$RUN/nodes"
+  cluster_kind_wanted >"$RUN/kind"
   for ((i = 1; i <= nodes; i++)); do launch_node "$i"; done
   wait_started $(seq 1 "$nodes")
 }
@@ -356,21 +517,25 @@ cmd_start() {
     case "$1" in
       --nodes) nodes="${2:-}"; shift 2 || usage ;;
       --nodes=*) nodes="${1#--nodes=}"; shift ;;
+      --secure) shift ;;
       *) usage ;;
     esac
   done
   [[ "$nodes" == 1 || "$nodes" == 3 ]] || die "--nodes must be 1 or 3, not '$nodes'"
+  ((SECURE == 0 || nodes == 1)) || die "the secure cluster has 1 node"
   fetch_libs
   local t0=$SECONDS running
   running="$(cluster_nodes)"
   if ((running > 0)) && any_node_running "$running"; then
     ((running == nodes)) ||
       die "a $running-node cluster already runs on port $PORT; stop it first or use another KAFKA_PORT"
+    [[ "$(cluster_kind)" == "$(cluster_kind_wanted)" ]] ||
+      die "a $(cluster_kind) cluster already runs on port $PORT; stop it first or use another KAFKA_PORT"
     start_missing "$nodes"
     # A node whose process lives but does not serve is reported, not silently counted as running.
     wait_started_or_fail $(seq 1 "$nodes") || die "the running cluster on port $PORT does not answer"
   else
-    log "starting a $nodes-node Kafka cluster in $RUN ..."
+    log "starting a $nodes-node $(cluster_kind_wanted) Kafka cluster in $RUN ..."
     start_fresh "$nodes"
     log "started in $((SECONDS - t0))s"
   fi
@@ -412,6 +577,11 @@ cmd_status() {
   ((up == nodes)) || return 3
 }
 
+cmd_secure_info() {
+  [[ -f "$SECURE_DIR/info" ]] || die "no secure cluster in $RUN: run scripts/kafka-dev.sh start --secure"
+  cat "$SECURE_DIR/info"
+}
+
 check_node_arg() {
   local n="${1:-}" nodes
   nodes="$(cluster_nodes)"
@@ -450,6 +620,7 @@ main() {
     status) cmd_status ;;
     stop-node) with_cluster_lock cmd_stop_node "$@" ;;
     start-node) with_cluster_lock cmd_start_node "$@" ;;
+    secure-info) cmd_secure_info ;;
     classpath) fetch_libs && classpath ;;
     *) usage ;;
   esac

@@ -11,7 +11,8 @@
  * Parts meet only here: ingest appends to the log, forward reads it, ops gets numbers through probes.
  */
 import type { Config } from './config/load.js';
-import { errorMessage, LogWriteError } from './errors.js';
+import { readUpstreamSecurity } from './config/upstream-secrets.js';
+import { ConfigError, errorMessage, LogWriteError } from './errors.js';
 import { createForwarder, createKafkaSink, kafkaSinkOptions, type Forwarder } from './forward/index.js';
 import { createIngest, type BoundPort, type Ingest } from './ingest/ingest.js';
 import { Log, UPSTREAM_GROUP, type LogObserver, type StreamSpec } from './log/index.js';
@@ -40,8 +41,9 @@ export interface BrokerPorts {
 export interface Broker {
   start(): Promise<BrokerPorts>;
   /**
-   * SIGHUP: re-reads the MQTT password and ACL files and the HTTP token and password files. Each part
-   * reloads on its own: a bad file keeps that part's old rules and is thrown once every part has tried.
+   * SIGHUP: re-reads the MQTT password and ACL files, the HTTP token and password files, and the
+   * upstream's TLS files and SASL password (a new Kafka session with them, at once). Each part reloads
+   * on its own: a bad file keeps that part's old settings and is thrown once every part has tried.
    */
   reload(): void;
   /** Ordered shutdown; idempotent. */
@@ -59,6 +61,8 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
   let forwardProbe: ForwardHealthProbe | null = null;
   let forwarder: Forwarder | null = null;
   let closing: Promise<void> | null = null;
+  // Read before anything starts: an unreadable file is a config error (exit 2), like a bad key.
+  const upstreamSecurity = config.upstream.kafka === undefined ? undefined : readUpstreamSecurity(config.upstream.kafka);
 
   const observer: LogObserver = {
     commit: (durationMs, records) => {
@@ -136,7 +140,8 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
         gatewayId: config.gateway.id,
         logger: componentLogger(logger, 'forward'),
         metrics,
-        sinkFactory: () => createKafkaSink(kafkaSinkOptions(kafka, config.gateway.id)),
+        security: upstreamSecurity,
+        sinkFactory: (security) => createKafkaSink(kafkaSinkOptions(kafka, config.gateway.id, security)),
       });
       forwarder.start();
       forwardProbe = forwarder;
@@ -160,23 +165,29 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
 
   return {
     start,
-    reload: () => reloadEach([() => ingest?.reloadAuth(), () => ops?.reloadHttpAuth()]),
+    reload: () =>
+      reloadEach([
+        () => ingest?.reloadAuth(),
+        () => ops?.reloadHttpAuth(),
+        // ---- forward: the upstream's files; a bad one throws before anything changed. ----
+        () => config.upstream.kafka && forwarder?.renewUpstream(readUpstreamSecurity(config.upstream.kafka)),
+      ]),
     close: () => (closing ??= shutdown()),
   };
 }
 
-/** Runs every reload step, whatever the others did; then throws what failed (all of it, in one error). */
-function reloadEach(steps: Array<() => void>): void {
-  const failed: unknown[] = [];
-  for (const step of steps) {
+/** Runs every part's reload even when an earlier one fails; then throws the failures (each names its file). */
+function reloadEach(parts: Array<() => unknown>): void {
+  const failures: unknown[] = [];
+  for (const part of parts) {
     try {
-      step();
+      part();
     } catch (err) {
-      failed.push(err);
+      failures.push(err);
     }
   }
-  if (failed.length === 1) throw failed[0];
-  if (failed.length > 1) throw new AggregateError(failed, failed.map(errorMessage).join('; '));
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) throw new ConfigError(failures.map((e) => errorMessage(e)).join('; '), '', { cause: failures[0] });
 }
 
 export function streamSpecs(config: Config): StreamSpec[] {

@@ -5,6 +5,7 @@
 import type { Argv } from 'yargs';
 import { readAuthFiles } from '../auth/files.js';
 import { loadConfig } from '../config/load.js';
+import { checkUpstreamSecurity, describeUpstreamSecurity } from '../config/upstream-secrets.js';
 
 export function checkConfigCommand(cli: Argv): Argv {
   return cli.command(
@@ -14,10 +15,14 @@ export function checkConfigCommand(cli: Argv): Argv {
     (args) => {
       // Only the file is checked: the environment must not make a bad file look good.
       const config = loadConfig(args.file, {}, {});
+      const kafka = config.upstream.kafka;
       const { passwords, acl } = readAuthFiles(config.mqtt.auth);
       const auth = `${passwords === null ? '' : `, ${passwords.size} users`}${acl === null ? '' : `, ${acl.size} ACL rules`}`;
+      // The files it names must be readable as serve reads them. TRIBUTARY_KAFKA_PASSWORD (a secret, not a
+      // setting) counts only where the file names no passwordFile. What is printed names files, never the password.
+      const security = kafka === undefined ? undefined : checkUpstreamSecurity(kafka);
       if (args.json) process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
-      else process.stdout.write(`${args.file}: valid (${config.streams.length} streams, ${config.mqtt.listeners.length} listeners${config.upstream.kafka ? `, upstream ${config.upstream.kafka.brokers.join(',')}` : ', no upstream'}${auth})\n`);
+      else process.stdout.write(`${args.file}: valid (${config.streams.length} streams, ${config.mqtt.listeners.length} listeners${kafka ? `, upstream ${kafka.brokers.join(',')}: ${describeUpstreamSecurity(security)}` : ', no upstream'}${auth})\n`);
     },
   );
 }

@@ -1,7 +1,8 @@
 /**
  * Loading the configuration: YAML file < environment (TRIBUTARY_*) < command-line flags, validated
  * once against the schema, then deeply frozen. Nothing else in src/ reads the environment for
- * settings.
+ * settings, except upstream-secrets.ts beside this file for the one secret (TRIBUTARY_KAFKA_PASSWORD):
+ * secrets are never part of the config, which `check-config --json` prints.
  *
  * Every problem is a ConfigError whose message names the key path (`streams[1].partitions`), the
  * environment variable or the flag, so `tributary check-config` can print it and exit 2.
@@ -82,23 +83,25 @@ function readYaml(file: string): Record<string, unknown> {
   const obj = value as Record<string, unknown>;
   // A relative dataDir in a file is relative to the file, not to wherever the service was started.
   if (typeof obj.dataDir === 'string' && !path.isAbsolute(obj.dataDir)) obj.dataDir = path.resolve(path.dirname(file), obj.dataDir);
-  resolveFiles(obj, ['mqtt', 'auth'], ['passwordFile', 'aclFile'], file);
-  resolveFiles(obj, ['http', 'auth'], ['bearerTokenFile', 'passwordFile'], file);
-  resolveFiles(obj, ['http', 'tls'], ['cert', 'key', 'ca'], file);
-  const listeners = typeof obj.mqtt === 'object' && obj.mqtt !== null ? (obj.mqtt as Record<string, unknown>).listeners : undefined;
-  if (Array.isArray(listeners)) listeners.forEach((_, i) => resolveFiles(obj, ['mqtt', 'listeners', String(i)], ['cert', 'key', 'ca'], file));
+  const kafka = (obj.upstream as { kafka?: Record<string, unknown> } | undefined)?.kafka;
+  const mqtt = obj.mqtt as { auth?: unknown; listeners?: unknown } | undefined;
+  const http = obj.http as { auth?: unknown; tls?: unknown } | undefined;
+  resolveFiles(file, mqtt?.auth, ['passwordFile', 'aclFile']);
+  if (Array.isArray(mqtt?.listeners)) for (const listener of mqtt.listeners) resolveFiles(file, listener, ['cert', 'key', 'ca']);
+  resolveFiles(file, http?.auth, ['bearerTokenFile', 'passwordFile']);
+  resolveFiles(file, http?.tls, ['cert', 'key', 'ca']);
+  resolveFiles(file, kafka?.tls, ['ca', 'cert', 'key']);
+  resolveFiles(file, kafka?.sasl, ['passwordFile']);
   return obj;
 }
 
-/** The file names at `section.keys` that are relative become relative to the config file's folder. */
-function resolveFiles(obj: Record<string, unknown>, section: string[], keys: string[], file: string): void {
-  let at: unknown = obj;
-  for (const k of section) at = typeof at === 'object' && at !== null ? (at as Record<string, unknown>)[k] : undefined;
-  if (typeof at !== 'object' || at === null) return;
-  const files = at as Record<string, unknown>;
+/** File names in a config file are relative to the file, not to wherever the service was started. */
+function resolveFiles(file: string, section: unknown, keys: string[]): void {
+  if (typeof section !== 'object' || section === null) return;
+  const values = section as Record<string, unknown>;
   for (const key of keys) {
-    const value = files[key];
-    if (typeof value === 'string' && !path.isAbsolute(value)) files[key] = path.resolve(path.dirname(file), value);
+    const value = values[key];
+    if (typeof value === 'string' && !path.isAbsolute(value)) values[key] = path.resolve(path.dirname(file), value);
   }
 }
 

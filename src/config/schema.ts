@@ -58,6 +58,29 @@ const stream = z.strictObject({
 
 const compression = z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']);
 
+/**
+ * TLS to the brokers. ca/cert/key are PEM files, read at start and on SIGHUP (upstream-secrets.ts); without
+ * `ca` the system's CAs verify the broker. `tls: true` is TLS with the system's CAs and nothing else.
+ */
+const kafkaTlsOptions = z.strictObject({
+  ca: z.string().min(1).optional(),
+  cert: z.string().min(1).optional(),
+  key: z.string().min(1).optional(),
+  /** The name the broker's certificate must carry (and SNI), when it is not the host in `brokers`. */
+  servername: z.string().min(1).optional(),
+  rejectUnauthorized: z.boolean().default(true),
+});
+const kafkaTls = z.union([z.boolean(), kafkaTlsOptions]).transform((v) => (v === true ? { rejectUnauthorized: true } : v === false ? undefined : v));
+
+export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+
+/** The password comes from TRIBUTARY_KAFKA_PASSWORD or else `passwordFile` (upstream-secrets.ts); never from this file. */
+const kafkaSasl = z.strictObject({
+  mechanism: z.enum(SASL_MECHANISMS),
+  username: z.string().min(1),
+  passwordFile: z.string().min(1).optional(),
+});
+
 export const configSchema = z.strictObject({
   gateway: z.strictObject({ id: z.string().min(1).max(200).default('gw-01') }).default({ id: 'gw-01' }),
   dataDir: z.string().min(1).default('./data'),
@@ -109,6 +132,8 @@ export const configSchema = z.strictObject({
           requestTimeoutMs: z.number().int().min(100).default(30_000),
           retryBackoffMinMs: z.number().int().min(1).default(100),
           retryBackoffMaxMs: z.number().int().min(1).default(30_000),
+          tls: kafkaTls.optional(),
+          sasl: kafkaSasl.optional(),
         })
         .optional(),
     })
@@ -168,6 +193,10 @@ export function checkConfig(c: RawConfig): ConfigProblem[] {
   }
   if (c.http.tls?.requestCert === true && c.http.tls.ca === undefined) {
     problems.push({ path: 'http.tls.ca', message: 'requestCert needs the CA that signs the client certificates' });
+  }
+  if (k?.tls && (k.tls.cert === undefined) !== (k.tls.key === undefined)) {
+    const missing = k.tls.cert === undefined ? 'cert' : 'key';
+    problems.push({ path: `upstream.kafka.tls.${missing}`, message: 'a client certificate needs both cert and key' });
   }
   if (c.durability.commitBytesMax < 1) problems.push({ path: 'durability.commitBytesMax', message: 'must be at least 1 byte' });
   return problems;

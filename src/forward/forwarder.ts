@@ -13,8 +13,13 @@
  *   partition is failing (e.g. Kafka refuses the only stream): nothing gets through;
  * - `degraded`: some partitions are retrying or stopped (Kafka refuses their stream), others get through;
  * - `online`: otherwise.
+ *
+ * `renewUpstream(security)` (SIGHUP): the sink connects with the new TLS files and credentials from its next
+ * attempt, and a link that is down probes at once. Unchanged material on a link that is up changes nothing,
+ * so a reload for other files does not cost a reconnect (and its duplicates).
  */
 import type { Config, KafkaConfig } from '../config/load.js';
+import { describeUpstreamSecurity, sameUpstreamSecurity, upstreamSecurityWarnings, type UpstreamSecurity } from '../config/upstream-secrets.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Logger } from '../ops/logger.js';
 import type { ForwardProbe, PartitionLag, UpstreamState } from '../ops/probes.js';
@@ -53,7 +58,9 @@ export interface ForwarderOptions {
   /** The sink to send to (tests pass an in-memory one); the forwarder does not close a sink it was given. */
   sink?: Sink;
   /** Called by `start()` when no `sink` is given; the forwarder closes what it made. */
-  sinkFactory?: () => Sink;
+  sinkFactory?: (security: UpstreamSecurity | undefined) => Sink;
+  /** TLS files and SASL credentials the sink starts with (config/upstream-secrets.ts). */
+  security?: UpstreamSecurity | undefined;
   config: Pick<Config, 'streams' | 'upstream'>;
   gatewayId: string;
   logger: Logger;
@@ -85,14 +92,22 @@ export interface Forwarder extends ForwardProbe {
    * acknowledged batch, or being caught up); now when nothing is pending.
    */
   lastProgressMs(): number;
+  /** `upstream authentication failed: CODE: message` (or TLS) while the cluster refuses the connection, else null. */
+  upstreamRefusal(): string | null;
+  /**
+   * New TLS files and credentials (SIGHUP): the next attempt connects with them, at once if the link is
+   * down. Returns false when nothing changed and the link is up: then nothing is done.
+   */
+  renewUpstream(security: UpstreamSecurity | undefined): boolean;
   start(): void;
   close(): Promise<void>;
   status(): ForwardStatus;
 }
 
 /** The sink options the config implies (one place, shared by `serve` and the benchmark). */
-export function kafkaSinkOptions(kafka: KafkaConfig, gatewayId: string): KafkaSinkOptions {
+export function kafkaSinkOptions(kafka: KafkaConfig, gatewayId: string, security?: UpstreamSecurity): KafkaSinkOptions {
   return {
+    security,
     brokers: [...kafka.brokers],
     clientId: kafka.clientId ?? `tributary-${gatewayId}`,
     compression: kafka.compression,
@@ -120,6 +135,7 @@ class KafkaForwarder implements Forwarder {
   #sink: Sink | null = null;
   #ownsSink = false;
   #closing: Promise<void> | null = null;
+  #security: UpstreamSecurity | undefined;
 
   constructor(private readonly options: ForwarderOptions) {
     this.#tuning = { ...FORWARD_TUNING_DEFAULTS, ...options.tuning };
@@ -128,6 +144,7 @@ class KafkaForwarder implements Forwarder {
     this.#link = new Link(backoff, this.#tuning.now, this.#tuning.random);
     this.#blocks = new StreamBlocks(this.#tuning.refusedRetryMs, this.#tuning.now);
     this.#ticker = new Ticker(this.#tuning.idlePollMs);
+    this.#security = options.security;
   }
 
   get disabled(): boolean {
@@ -138,7 +155,7 @@ class KafkaForwarder implements Forwarder {
     if (this.#kafka === undefined || this.#sink !== null || this.#closing !== null) return;
     const { sink, sinkFactory, logger } = this.options;
     if (sink === undefined && sinkFactory === undefined) throw new Error('createForwarder needs a sink or a sinkFactory');
-    this.#sink = sink ?? (sinkFactory as () => Sink)();
+    this.#sink = sink ?? (sinkFactory as NonNullable<typeof sinkFactory>)(this.#security);
     this.#ownsSink = sink === undefined;
     const shared = this.#shared(this.#kafka, this.#sink);
     this.#loops = this.#targets().map((target) => new PartitionLoop(target, shared));
@@ -148,7 +165,18 @@ class KafkaForwarder implements Forwarder {
         logger.error({ stream: loop.target.stream, partition: loop.target.partition, err }, 'forward loop ended with an error');
       }),
     );
-    logger.info({ partitions: this.#loops.length, brokers: this.#kafka.brokers }, 'forwarding to Kafka');
+    logger.info({ partitions: this.#loops.length, brokers: this.#kafka.brokers, security: describeUpstreamSecurity(this.#security) }, 'forwarding to Kafka');
+    for (const warning of upstreamSecurityWarnings(this.#security)) logger.warn(warning);
+  }
+
+  renewUpstream(security: UpstreamSecurity | undefined): boolean {
+    if (this.#kafka === undefined || this.#closing !== null) return false;
+    if (sameUpstreamSecurity(security, this.#security) && !this.#link.down) return false;
+    this.#security = security;
+    this.#sink?.renew?.(security);
+    this.#link.retryNow();
+    this.options.logger.info({ security: describeUpstreamSecurity(security) }, 'upstream TLS files and credentials reloaded: connecting to Kafka with them now');
+    return true;
   }
 
   close(): Promise<void> {
@@ -222,6 +250,11 @@ class KafkaForwarder implements Forwarder {
     const lagging = this.#loops.filter((l) => l.lagRecords() > 0);
     if (lagging.length === 0) return this.#tuning.now();
     return Math.max(...lagging.map((l) => l.progressAt));
+  }
+
+  upstreamRefusal(): string | null {
+    const refusal = this.#link.refusal;
+    return refusal === null ? null : `${refusal.headline}: ${refusal.error}`;
   }
 
   upstreamUp(): boolean | null {

@@ -13,7 +13,8 @@
  *   without an operator (authorization, invalid topic, record too large, topic missing and not auto-created).
  *   A broker's answer is classified by its Kafka error code (`kafkaErrorRetriable`), the client's own
  *   failures by their class, a failure this sink caused by retiring a producer by the sink's state: never
- *   by message text.
+ *   by message text. A connection refused at TLS or SASL is `UPSTREAM_TLS` or `UPSTREAM_AUTH`, non-retriable,
+ *   with a message that names the files, mechanism, user and brokers to check (kafka-security.ts).
  *
  * Kafka partitions are chosen like Kafka's Java producer (`murmur2(key) & 0x7fffffff % partitions`, the
  * client's `compatibilityPartitioner`): the client's default partitioner differs from Java's for partition
@@ -35,6 +36,8 @@
  * producer is closed and the next attempt starts a fresh one (a new producer id, sequences from 0). Records
  * Kafka did write before the failure may then arrive twice, never out of order or lost; the headers let
  * consumers drop duplicates. Requests of other calls in flight on the closed producer fail and are retried.
+ * `renew(security)` (SIGHUP) retires the producer the same way, so the next attempt connects with the new
+ * TLS files and credentials.
  */
 import zlib from 'node:zlib';
 import {
@@ -54,8 +57,10 @@ import {
   type ClusterMetadata,
   type ProducerInfo,
 } from '@platformatic/kafka';
+import type { UpstreamSecurity } from '../config/upstream-secrets.js';
 import { ConfigError, UpstreamError, errorMessage } from '../errors.js';
 import { sleep } from './backoff.js';
+import { clientSecurityOptions, securityFailure, securityFailureMessage } from './kafka-security.js';
 import { encodeRecordBatch, nextSequence, type BatchCodec, type BatchProducer, type BatchRecord } from './record-batch.js';
 
 export interface SinkRecord {
@@ -74,6 +79,8 @@ export interface SinkRecord {
 export interface Sink {
   /** Resolves once Kafka acknowledged every record of the batch (acks=all, idempotent producer). Rejects with UpstreamError (retriable flag set correctly). */
   send(records: SinkRecord[]): Promise<void>;
+  /** Sends from now on connect with this TLS and SASL material: the current connections are dropped. */
+  renew?(security: UpstreamSecurity | undefined): void;
   close(): Promise<void>;
 }
 
@@ -101,6 +108,8 @@ export interface KafkaSinkOptions {
    * another. Default 1,000,000.
    */
   requestBytesMax?: number;
+  /** TLS files and SASL credentials, as read from the config (config/upstream-secrets.ts); none: plaintext. */
+  security?: UpstreamSecurity | undefined;
 }
 
 /** Attempts the client itself makes after the first for a retriable error, before `send` rejects. */
@@ -170,8 +179,11 @@ class KafkaSink implements Sink {
   readonly #sendTimeoutMs: number;
   readonly #requestBytesMax: number;
   readonly #codec: BatchCodec | null;
+  /** What the next session connects with; `renew` replaces it. */
+  #security: UpstreamSecurity | undefined;
 
   constructor(private readonly options: KafkaSinkOptions) {
+    this.#security = options.security;
     this.#sendTimeoutMs =
       options.sendTimeoutMs ?? options.connectTimeoutMs + (clientRetriesMax + 1) * options.requestTimeoutMs;
     this.#requestBytesMax = options.requestBytesMax ?? requestBytesMaxDefault;
@@ -216,7 +228,7 @@ class KafkaSink implements Sink {
         if (err instanceof DeadlineError || !verdict.retriable) break;
       }
     }
-    throw toUpstreamError(lastError, verdict, records, this.#sendTimeoutMs);
+    throw toUpstreamError(lastError, verdict, records, { sendTimeoutMs: this.#sendTimeoutMs, security: this.#security, brokers: this.options.brokers });
   }
 
   /** One produce request per partition leader, all in flight together. */
@@ -250,6 +262,11 @@ class KafkaSink implements Sink {
     );
   }
 
+  renew(security: UpstreamSecurity | undefined): void {
+    this.#security = security;
+    if (this.#session !== undefined) this.#retire(this.#session);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -276,6 +293,7 @@ class KafkaSink implements Sink {
       timeout: requestTimeoutMs,
       requestTimeout: requestTimeoutMs,
       connectTimeout: connectTimeoutMs,
+      ...clientSecurityOptions(this.#security),
     });
     // Every connection error also reaches the pending call's callback. This listener only makes sure a
     // second 'error' from the same socket can never become an uncaught exception that ends the process.
@@ -502,6 +520,9 @@ function causeCode(err: Error): string | undefined {
 function judgeLeaf(leaf: unknown, retired: boolean): Verdict {
   if (leaf instanceof DeadlineError) return { code: 'UPSTREAM_TIMEOUT', retriable: true };
   if (leaf instanceof UpstreamError) return { code: leaf.code, retriable: leaf.retriable };
+  // Before the network: the client reports a refused TLS handshake or SASL exchange as a NetworkError.
+  const refused = securityFailure(leaf);
+  if (refused !== null) return { code: refused.code, retriable: false };
   if (leaf instanceof ProtocolError) {
     const { code, name } = kafkaError(leaf);
     return { code: `UPSTREAM_${name}`, retriable: kafkaErrorRetriable.get(code) === true };
@@ -537,7 +558,20 @@ function describeLeaves(err: unknown): string {
   return [...new Set(parts)].slice(0, 3).join('; ');
 }
 
-function toUpstreamError(err: unknown, { code, retriable }: Verdict, records: SinkRecord[], sendTimeoutMs: number): UpstreamError {
+interface SendContext {
+  sendTimeoutMs: number;
+  security: UpstreamSecurity | undefined;
+  brokers: readonly string[];
+}
+
+function toUpstreamError(err: unknown, { code, retriable }: Verdict, records: SinkRecord[], { sendTimeoutMs, security, brokers }: SendContext): UpstreamError {
+  // A refused connection concerns no record: the message says what to check instead.
+  for (const leaf of leafErrors(err)) {
+    const refused = securityFailure(leaf);
+    if (refused !== null && refused.code === code) {
+      return new UpstreamError(securityFailureMessage(refused, errorMessage(leaf), security, brokers), { code, retriable, cause: err });
+    }
+  }
   const topics = [...new Set(records.map((r) => r.topic))].join(', ');
   const what = err instanceof DeadlineError ? `no acknowledgement within ${sendTimeoutMs} ms` : describeLeaves(err);
   return new UpstreamError(`Kafka send of ${records.length} record(s) to ${topics} failed: ${what}`, {

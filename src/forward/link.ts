@@ -9,13 +9,37 @@
  * prove the cluster answered (NOT_LEADER, NOT_ENOUGH_REPLICAS, an invalid topic) concern only the partition
  * or stream that hit them; they mark the link reachable.
  *
+ * A refused connection (TLS verification, SASL authentication: `UPSTREAM_TLS`, `UPSTREAM_AUTH`) is link-wide
+ * too, and no waiting cures it: the link is down with a `refusal` (what health reports) and probes go at the
+ * longest backoff (`maxMs`), not faster, until a send succeeds or `retryNow()` (a SIGHUP with new files)
+ * lets the next probe go at once.
+ *
  * Concurrency: single event loop; any number of loops may wait in `permit` at once.
  */
 import { UpstreamError, errorMessage } from '../errors.js';
 import { backoffDelayMs, sleep, type BackoffLimits } from './backoff.js';
+import type { SecurityFailureCode } from './kafka-security.js';
+
+/** Link-wide refusals only an operator can lift (kafka-security.ts), and the words health and the log lead with. */
+const refusalHeadlines: Readonly<Record<SecurityFailureCode, string>> = {
+  UPSTREAM_AUTH: 'upstream authentication failed',
+  UPSTREAM_TLS: 'upstream TLS verification failed',
+};
 
 /** Sink error codes after which nothing can reach Kafka, whatever the partition. */
-const linkWideCodes: ReadonlySet<string> = new Set(['UPSTREAM_UNREACHABLE', 'UPSTREAM_TIMEOUT', 'UPSTREAM_UNKNOWN_HOST']);
+const linkWideCodes: ReadonlySet<string> = new Set(['UPSTREAM_UNREACHABLE', 'UPSTREAM_TIMEOUT', 'UPSTREAM_UNKNOWN_HOST', ...Object.keys(refusalHeadlines)]);
+
+export interface LinkRefusal {
+  /** `upstream authentication failed`, `upstream TLS verification failed`. */
+  headline: string;
+  /** `CODE: message` of the latest refused attempt. */
+  error: string;
+}
+
+function refusalHeadline(err: unknown): string | undefined {
+  if (!(err instanceof UpstreamError) || !Object.hasOwn(refusalHeadlines, err.code)) return undefined;
+  return refusalHeadlines[err.code as SecurityFailureCode];
+}
 
 export function isLinkWide(err: unknown): boolean {
   return err instanceof UpstreamError && linkWideCodes.has(err.code);
@@ -37,6 +61,8 @@ export class Link {
   /** A probe is out: the others wait for its outcome rather than all trying at once. */
   #probing = false;
   #changed = new Set<() => void>();
+  /** Set while the link is down because the cluster refused the connection (TLS, SASL). */
+  #refusal: LinkRefusal | null = null;
   lastError: string | null = null;
   lastErrorAt: number | null = null;
 
@@ -72,27 +98,51 @@ export class Link {
     return false;
   }
 
+  get refusal(): LinkRefusal | null {
+    return this.#refusal;
+  }
+
   /** A send went through: the link is up, the backoff starts over. */
   succeeded(): void {
     this.#attempts = 0;
+    this.#refusal = null;
     this.#set(false);
   }
 
-  /** A send that started at `startedAt` failed with `err`. */
-  failed(err: unknown, startedAt: number): void {
+  /**
+   * A send that started at `startedAt` failed with `err`. Returns the refusal when this failure is the
+   * first of its kind since the link was last fine (the caller logs it once), else null.
+   */
+  failed(err: unknown, startedAt: number): LinkRefusal | null {
     this.lastError = describeError(err);
     this.lastErrorAt = this.now();
     if (!isLinkWide(err)) {
-      // Kafka answered (with a refusal): it is reachable.
+      // Kafka answered (with a refusal of a stream): it is reachable, and let this gateway in.
       this.#attempts = 0;
+      this.#refusal = null;
       this.#set(false);
-      return;
+      return null;
     }
     // Sends already out when the link went down fail too; they are one failure, not N.
-    if (this.#down && startedAt < this.#downSince) return;
+    if (this.#down && startedAt < this.#downSince) return null;
     this.#attempts++;
     if (!this.#down) this.#downSince = this.now();
-    this.#retryAt = this.now() + backoffDelayMs(this.#attempts, this.limits, this.random);
+    const headline = refusalHeadline(err);
+    const fresh = headline !== undefined && this.#refusal?.headline !== headline;
+    this.#refusal = headline === undefined ? null : { headline, error: this.lastError };
+    // A refusal waits the longest backoff from the first: sooner would only hammer the cluster with
+    // attempts it refuses, and an operator's fix comes with a SIGHUP, which retries at once.
+    const delayMs = headline === undefined ? backoffDelayMs(this.#attempts, this.limits, this.random) : this.limits.maxMs;
+    this.#retryAt = this.now() + delayMs;
+    this.#set(true);
+    return fresh ? this.#refusal : null;
+  }
+
+  /** New settings (SIGHUP): a link that is down probes at once, and its backoff starts over. */
+  retryNow(): void {
+    if (!this.#down) return;
+    this.#attempts = 0;
+    this.#retryAt = this.now();
     this.#set(true);
   }
 

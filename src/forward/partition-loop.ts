@@ -273,11 +273,12 @@ export class PartitionLoop {
   async #sendFailed(err: unknown, startedAt: number): Promise<void> {
     const { link, blocks, logger, signal } = this.shared;
     const { stream, partition, kafkaTopic } = this.target;
-    link.failed(err, startedAt);
+    const refusal = link.failed(err, startedAt);
     this.lastError = describeError(err);
     this.#attempts++;
     const retriable = err instanceof UpstreamError ? err.retriable : false;
-    if (!retriable) {
+    // A refused connection (TLS, SASL) stops every stream, not this one: the link holds it back.
+    if (!retriable && !isLinkWide(err)) {
       this.status = 'stopped';
       if (blocks.block(stream, err)) {
         logger.error({ stream, topic: kafkaTopic, err: this.lastError }, `Kafka refuses stream ${stream} (topic ${kafkaTopic}): forwarding of this stream stopped, its records stay in the log; retrying periodically`);
@@ -285,7 +286,11 @@ export class PartitionLoop {
       return;
     }
     this.status = 'retrying';
-    if (this.#attempts === 1) logger.warn({ stream, partition, err: this.lastError }, 'forward send failed; retrying with backoff');
+    if (refusal !== null) {
+      logger.error({ err: refusal.error, retryEveryMs: this.shared.backoff.maxMs }, `${refusal.headline}: forwarding paused, every record stays in the log; fix the upstream.kafka settings or files this error names and send SIGHUP (tried again every ${this.shared.backoff.maxMs} ms meanwhile)`);
+    } else if (this.#attempts === 1 && link.refusal === null) {
+      logger.warn({ stream, partition, err: this.lastError }, 'forward send failed; retrying with backoff');
+    }
     // A link-wide failure waits in Link.permit (one shared backoff); a partition's own trouble waits here.
     if (!isLinkWide(err)) await sleep(backoffDelayMs(this.#attempts, this.shared.backoff), signal);
   }

@@ -9,10 +9,12 @@
  *
  * An upstream that is merely offline is not a failure: a gateway is built to run with the link down.
  * "Wedged" means the forwarder says it is online, has a backlog, and has not moved for `forwardStallMs`.
+ * An upstream that refuses this gateway (TLS verification, SASL authentication) is a failure an operator
+ * must fix (`upstream`), and not a liveness one: a restart reads the same files and is refused again.
  */
 import type { UpstreamState } from './probes.js';
 
-export type CheckName = 'event-loop' | 'commit' | 'disk' | 'forward';
+export type CheckName = 'event-loop' | 'commit' | 'disk' | 'forward' | 'upstream';
 
 export interface HealthCheck {
   name: CheckName;
@@ -44,6 +46,8 @@ export interface HealthInputs {
     backlogRecords: number;
     /** When the forwarder last got an acknowledgement (or started), ms since the epoch. */
     lastProgressMs: number;
+    /** Why the cluster refuses the connection (`upstream authentication failed: ...`), null when it does not. */
+    refusal?: string | null;
   };
 }
 
@@ -70,7 +74,9 @@ export function evaluateHealth(inputs: HealthInputs, limits: HealthLimits): Heal
     commitCheck(inputs, limits.commitStallMs),
     diskCheck(inputs.diskFreeBytes, limits.diskFreeMinBytes),
   ];
-  if (inputs.forward !== undefined) checks.push(forwardCheck(inputs.nowMs, inputs.forward, limits.forwardStallMs));
+  if (inputs.forward !== undefined) {
+    checks.push(forwardCheck(inputs.nowMs, inputs.forward, limits.forwardStallMs), upstreamCheck(inputs.forward.refusal ?? null));
+  }
   return { status: checks.every((c) => c.ok) ? 'ok' : 'fail', checks };
 }
 
@@ -106,6 +112,11 @@ function diskCheck(freeBytes: number | null, minBytes: number): HealthCheck {
   const ok = freeBytes >= minBytes;
   const message = `${freeBytes} bytes free on the data filesystem (floor ${minBytes})`;
   return { name: 'disk', ok, message };
+}
+
+function upstreamCheck(refusal: string | null): HealthCheck {
+  if (refusal !== null) return { name: 'upstream', ok: false, message: refusal };
+  return { name: 'upstream', ok: true, message: 'the upstream has refused no TLS handshake or authentication since the last success' };
 }
 
 function forwardCheck(nowMs: number, forward: NonNullable<HealthInputs['forward']>, stallMs: number): HealthCheck {

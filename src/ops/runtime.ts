@@ -32,6 +32,8 @@ export interface CommitProbe {
 export interface ForwardHealthProbe extends ForwardProbe {
   /** Epoch ms of the last batch Kafka acknowledged (or of start). */
   lastProgressMs(): number;
+  /** Why the cluster refuses the connection (TLS, SASL), worded for health; null when it does not. */
+  upstreamRefusal(): string | null;
 }
 
 export interface OpsRuntimeOptions {
@@ -92,7 +94,7 @@ export function createOpsRuntime(o: OpsRuntimeOptions): OpsRuntime {
       commit: { failing: commit.failing, lastError: commit.lastError, oldestPendingSinceMs: commit.waitingSinceMs },
       diskFreeBytes: diskFree,
       ...(forward
-        ? { forward: { state: forward.state().state, backlogRecords: forward.lag().reduce((n, l) => n + l.lagRecords, 0), lastProgressMs: forward.lastProgressMs() } }
+        ? { forward: { state: forward.state().state, backlogRecords: forward.lag().reduce((n, l) => n + l.lagRecords, 0), lastProgressMs: forward.lastProgressMs(), refusal: forward.upstreamRefusal() } }
         : {}),
     };
     return evaluateHealth(inputs, { ...DEFAULT_HEALTH_LIMITS, diskFreeMinBytes: o.storage.diskFreeMinBytes });

@@ -13,6 +13,7 @@ import { Log } from '../../src/log/index.js';
 import { startServe, type RunningBroker } from '../helpers/broker.js';
 import { consumeAll, ensureKafka, type ConsumedRecord } from '../helpers/kafka.js';
 import { checkDelivery } from '../forward/delivery.js';
+import { forwardProgress } from '../helpers/progress.js';
 import { until } from '../helpers/until.js';
 
 const runId = `${process.pid}-${Date.now()}`;
@@ -76,24 +77,7 @@ async function publishAll(url: string, c: number): Promise<void> {
   }
 }
 
-/** Records forwarded so far (sum of `upstream` cursors) and appended, read from the log read-only. */
-function progress(dataDir: string): { forwarded: number; appended: number } {
-  const reader = Log.openReadOnly(dataDir);
-  if (reader === null) return { forwarded: 0, appended: 0 };
-  try {
-    let forwarded = 0;
-    let appended = 0;
-    for (const stream of ['telemetry', 'events']) {
-      for (let p = 0; p < reader.partitionCount(stream); p++) {
-        forwarded += reader.cursor('upstream', stream, p) ?? 0;
-        appended += reader.partitionState(stream, p).endOffset;
-      }
-    }
-    return { forwarded, appended };
-  } finally {
-    reader.close();
-  }
-}
+const progress = (dataDir: string) => forwardProgress(dataDir, ['telemetry', 'events']);
 
 
 /** Per device, the sequence numbers of first arrivals must increase. */

@@ -6,7 +6,10 @@
  * On failures: a link-wide outage makes the state `offline` with the last error and one shared backoff
  * (a bounded number of attempts, not one per partition), then everything arrives in order; a partition's
  * own retriable error makes the state `degraded` while other streams flow; a refused topic stops only that
- * stream, logs it once, keeps its records in the log and retries later. Higher-priority streams drain first
+ * stream, logs it once, keeps its records in the log and retries later. A cluster that refuses the connection
+ * (SASL authentication, TLS verification) holds every stream back with one probe per longest backoff, logs
+ * it once, says so for health, drops nothing; `renewUpstream` (SIGHUP) hands the sink the new material and
+ * probes at once, after which everything arrives in order. Higher-priority streams drain first
  * when sends are scarce, and `close()` lets the in-flight batch finish and commit, within its timeout.
  */
 import assert from 'node:assert/strict';
@@ -14,6 +17,7 @@ import { afterEach, describe, test } from 'node:test';
 import { createForwarder, type ForwardLog, type Forwarder, type ForwardTuning, type SinkRecord } from '../../src/forward/index.js';
 import type { Config } from '../../src/config/load.js';
 import { UPSTREAM_GROUP, type Log } from '../../src/log/index.js';
+import { UpstreamError } from '../../src/errors.js';
 import { MemorySink, captureLogger, forwardConfig, header, notLeader, openLog, publish, refused, unreachable, waitFor } from './harness.js';
 
 const open: Array<{ forwarder: Forwarder; log: Log }> = [];
@@ -218,6 +222,62 @@ describe('link failures', () => {
     refuse = false;
     await waitFor('bad flows after the retry interval', () => sink.acked.length === 40, 3000);
     assert.ok(lines.some((l) => /forwarding resumed/.test(String(l.msg))));
+  });
+
+  test('a refused connection holds every stream at the longest backoff, drops nothing; renewUpstream probes at once', async () => {
+    const maxMs = 500;
+    const config = forwardConfig({ retryBackoffMinMs: 10, retryBackoffMaxMs: maxMs }, [
+      { name: 'a', match: ['a/#'], partitions: 2 },
+      { name: 'b', match: ['b/#'], partitions: 1 },
+    ]);
+    let accept = false;
+    const sink = new MemorySink(() => {
+      if (!accept) throw new UpstreamError('Kafka refused SASL SCRAM-SHA-512 authentication as gw', { code: 'UPSTREAM_AUTH', retriable: false });
+    });
+    const { log, forwarder, lines } = await setup(config, sink);
+    await publish(log, config, 60, (i) => `a/${i}`);
+    await publish(log, config, 30, (i) => `b/${i}`);
+    forwarder.start();
+    await waitFor('refused', () => forwarder.upstreamRefusal() !== null);
+    const callsBefore = sink.calls.length;
+    await new Promise((r) => setTimeout(r, 4 * maxMs));
+    const probes = sink.calls.length - callsBefore;
+    assert.ok(probes >= 2 && probes <= 5, `${probes} attempts in ${4 * maxMs} ms: one per ${maxMs} ms, not a loop`);
+    assert.ok(sink.inFlightMax <= 3, 'the probes go one at a time');
+    assert.equal(forwarder.upstreamRefusal(), 'upstream authentication failed: UPSTREAM_AUTH: Kafka refused SASL SCRAM-SHA-512 authentication as gw');
+    assert.equal(forwarder.state().state, 'offline');
+    assert.deepEqual(forwarder.status().refusedStreams, [], 'no stream is blocked: the link is');
+    const logged = lines.filter((l) => /^upstream authentication failed/.test(String(l.msg)));
+    assert.deepEqual(logged.map((l) => l.level), ['error'], 'logged once, as an error');
+    assert.match(String(logged[0]?.msg), /every record stays in the log.*SIGHUP/);
+    assert.equal(log.partitionInfo('b', 0).records, 30);
+    assert.deepEqual([0, 1].map((p) => log.cursor(UPSTREAM_GROUP, 'a', p)), [null, null], 'no cursor moved');
+
+    accept = true;
+    const renewedAt = Date.now();
+    const callsAtRenew = sink.calls.length;
+    assert.equal(forwarder.renewUpstream(undefined), true, 'the link is down: a fresh session');
+    assert.equal(sink.renewed.length, 1);
+    await waitFor('a probe at once', () => sink.calls.length > callsAtRenew, maxMs);
+    assert.ok(Date.now() - renewedAt < maxMs / 2, `probed ${Date.now() - renewedAt} ms after renewUpstream`);
+    await waitFor('everything', () => sink.acked.length === 90);
+    assertContiguous(sink.acked, log);
+    assert.equal(forwarder.upstreamRefusal(), null);
+    assert.equal(forwarder.state().state, 'online');
+    assert.equal(forwarder.renewUpstream(undefined), false, 'nothing changed and the link is up: no reconnect');
+    assert.equal(sink.renewed.length, 1);
+  });
+
+  test('a refused TLS handshake is worded as such', async () => {
+    const config = forwardConfig({}, [{ name: 'default', partitions: 1 }]);
+    const sink = new MemorySink(() => {
+      throw new UpstreamError('TLS with broker(s) k:9093 failed', { code: 'UPSTREAM_TLS', retriable: false });
+    });
+    const { log, forwarder } = await setup(config, sink);
+    await publish(log, config, 1, (i) => `x/${i}`);
+    forwarder.start();
+    await waitFor('refused', () => forwarder.upstreamRefusal() !== null);
+    assert.equal(forwarder.upstreamRefusal(), 'upstream TLS verification failed: UPSTREAM_TLS: TLS with broker(s) k:9093 failed');
   });
 });
 

@@ -55,6 +55,8 @@ export class MemorySink implements Sink {
   inFlight = 0;
   inFlightMax = 0;
   closed = false;
+  /** What each `renew` call was given. */
+  readonly renewed: unknown[] = [];
 
   constructor(public behaviour: SendBehaviour = () => undefined) {}
 
@@ -71,6 +73,10 @@ export class MemorySink implements Sink {
     } finally {
       this.inFlight--;
     }
+  }
+
+  renew(security: unknown): void {
+    this.renewed.push(security);
   }
 
   async close(): Promise<void> {

@@ -4,8 +4,13 @@
  * `ensureKafka()` starts it (idempotent) and throws when it cannot: a test that needs Kafka fails, it never
  * skips (with CI=true or without). Tests may import the Kafka client here directly; `src/` may not (there,
  * only src/forward/kafka-sink.ts does).
+ *
+ * `ensureSecureKafka()` does the same for the secure cluster (`kafka-dev.sh start --secure`, SASL_SSL on
+ * 19792) and returns what `secure-info` tells; `consoleConsume()` reads a topic with Kafka's own console
+ * consumer over SASL_SSL: an implementation independent of the client tributary uses.
  */
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -64,6 +69,119 @@ export async function ensureKafka(cluster: KafkaClusterOptions = {}): Promise<{ 
   const brokers = bootstrap.split(',').filter((b) => /^[\w.-]+:\d+$/.test(b));
   if (brokers.length === 0) throw new Error(`scripts/kafka-dev.sh start printed no bootstrap address: ${stdout}`);
   return { brokers };
+}
+
+/** The secure cluster's bootstrap address, CA, users and password files (`kafka-dev.sh secure-info`). */
+export interface SecureKafka {
+  bootstrap: string;
+  ca: string;
+  otherCa: string;
+  clientCert: string;
+  clientKey: string;
+  users: Record<'scram-sha-256' | 'scram-sha-512' | 'plain', { username: string; passwordFile: string; password: string; clientProperties: string }>;
+}
+
+/** Starts the secure cluster unless it runs already. Throws when it cannot start: tests fail, never skip. */
+export async function ensureSecureKafka(): Promise<SecureKafka> {
+  await kafkaDev(['start', '--secure'], {}, kafkaStartTimeoutMs);
+  const info = new Map(
+    (await kafkaDev(['secure-info']))
+      .trim()
+      .split('\n')
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const),
+  );
+  const get = (key: string): string => {
+    const value = info.get(key);
+    if (value === undefined || value === '') throw new Error(`kafka-dev.sh secure-info gave no ${key}`);
+    return value;
+  };
+  const user = (prefix: string) => ({
+    username: get(`${prefix}_user`),
+    passwordFile: get(`${prefix}_password_file`),
+    password: fs.readFileSync(get(`${prefix}_password_file`), 'utf8'),
+    clientProperties: get(`client_properties_${prefix}`),
+  });
+  return {
+    bootstrap: get('bootstrap'),
+    ca: get('ca'),
+    otherCa: get('other_ca'),
+    clientCert: get('client_cert'),
+    clientKey: get('client_key'),
+    users: { 'scram-sha-256': user('scram_sha_256'), 'scram-sha-512': user('scram_sha_512'), plain: user('plain') },
+  };
+}
+
+/**
+ * Creates topics on the secure cluster (as the SCRAM-SHA-512 user, over TLS), each with `partitions`: a
+ * fresh cluster may take longer to auto-create several at once than a producer waits.
+ */
+export async function createSecureTopics(secure: SecureKafka, names: string[], partitions: number): Promise<void> {
+  const user = secure.users['scram-sha-512'];
+  const admin = new Admin({
+    clientId: 'tributary-test-admin',
+    bootstrapBrokers: [secure.bootstrap],
+    tls: { ca: fs.readFileSync(secure.ca) },
+    sasl: { mechanism: 'SCRAM-SHA-512', username: user.username, password: user.password },
+  });
+  try {
+    await admin.createTopics({ topics: names, partitions, replicas: 1 });
+  } finally {
+    await admin.close();
+  }
+}
+
+export interface ConsoleRecord {
+  partition: number;
+  offset: number;
+  headers: Map<string, string>;
+  value: string;
+}
+
+/**
+ * Reads `topic` from the beginning with Kafka's console consumer (a fresh group), logging in as `user` over
+ * SASL_SSL, until `expectedCount` records or `timeoutMs` without one; returns them by partition and offset.
+ * Header values and payloads must not contain tabs, commas or newlines (the tool prints them as text).
+ */
+export async function consoleConsume(secure: SecureKafka, user: keyof SecureKafka['users'], topic: string, expectedCount: number, timeoutMs: number): Promise<ConsoleRecord[]> {
+  const classpath = (await kafkaDev(['classpath'])).trim();
+  const args = [
+    '-Xmx256m',
+    '-Dlog4j.configuration=file:/dev/null',
+    '-cp',
+    classpath,
+    'org.apache.kafka.tools.consumer.ConsoleConsumer',
+    '--bootstrap-server',
+    secure.bootstrap,
+    '--consumer.config',
+    secure.users[user].clientProperties,
+    '--topic',
+    topic,
+    '--from-beginning',
+    '--max-messages',
+    String(expectedCount),
+    '--timeout-ms',
+    String(timeoutMs),
+    ...['print.partition', 'print.offset', 'print.headers'].flatMap((p) => ['--property', `${p}=true`]),
+  ];
+  let stdout: string;
+  try {
+    ({ stdout } = await execFileAsync('java', args, { timeout: timeoutMs + 60_000, maxBuffer: 64 * 1024 * 1024 }));
+  } catch (err) {
+    // Exits non-zero when --timeout-ms passes before --max-messages: what it printed still counts.
+    stdout = typeof err === 'object' && err !== null && 'stdout' in err ? String(err.stdout) : '';
+  }
+  const records = stdout
+    .split('\n')
+    .filter((line) => line.startsWith('Partition:'))
+    .map((line) => {
+      const [partition = '', offset = '', headers = '', value = ''] = line.split('\t');
+      const headerMap = new Map<string, string>();
+      if (headers !== 'NO_HEADERS') {
+        for (const h of headers.split(',')) headerMap.set(h.slice(0, h.indexOf(':')), h.slice(h.indexOf(':') + 1));
+      }
+      return { partition: Number(partition.slice('Partition:'.length)), offset: Number(offset.slice('Offset:'.length)), headers: headerMap, value };
+    });
+  return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
 }
 
 export async function createTopic(brokers: string[], name: string, partitions: number, replicationFactor: number): Promise<void> {

@@ -2,8 +2,9 @@
  * Proves the health rules: each check fails exactly on its condition (event loop delay over its limit,
  * a failing or stalled commit, disk under `storage.diskFreeMinBytes`, a forwarder that claims to be
  * online yet makes no progress on a backlog), the report is `fail` when any check fails and names it, an
- * upstream that is merely offline is healthy, and `isLive` (the watchdog's view) ignores the disk check
- * because a restart cannot cure a full disk. It also proves the event loop monitor sees a real 300 ms
+ * upstream that is merely offline is healthy, an upstream that refuses the gateway (TLS verification, SASL
+ * authentication) fails the `upstream` check with the forwarder's words, and `isLive` (the watchdog's view)
+ * ignores the disk and upstream checks because a restart cures neither a full disk nor a wrong password. It also proves the event loop monitor sees a real 300 ms
  * stall, both while the stall is recent and from the timer that fires right after it.
  */
 import assert from 'node:assert/strict';
@@ -38,7 +39,7 @@ function failingNames(inputs: HealthInputs): string[] {
 test('all checks pass on a healthy broker', () => {
   const report = evaluateHealth(healthyInputs(), LIMITS);
   assert.equal(report.status, 'ok');
-  assert.deepEqual(report.checks.map((c) => c.name), ['event-loop', 'commit', 'disk', 'forward']);
+  assert.deepEqual(report.checks.map((c) => c.name), ['event-loop', 'commit', 'disk', 'forward', 'upstream']);
   assert.ok(report.checks.every((c) => c.ok && c.message.length > 0));
   assert.equal(isLive(report), true);
 });
@@ -98,6 +99,18 @@ test('a forwarder online with a backlog and no progress for forwardStallMs is we
 test('an offline upstream with a backlog is healthy: gateways run with the link down', () => {
   const inputs = healthyInputs();
   inputs.forward = { state: 'offline', backlogRecords: 1_000_000, lastProgressMs: NOW_MS - 86_400_000 };
+  assert.equal(evaluateHealth(inputs, LIMITS).status, 'ok');
+});
+
+test('an upstream that refuses the gateway fails the upstream check, which is no liveness check', () => {
+  const inputs = healthyInputs();
+  const refusal = 'upstream authentication failed: UPSTREAM_AUTH: Kafka refused SASL SCRAM-SHA-512 authentication as gw';
+  inputs.forward = { state: 'offline', backlogRecords: 10, lastProgressMs: NOW_MS - 1_000, refusal };
+  const report = evaluateHealth(inputs, LIMITS);
+  assert.equal(report.status, 'fail');
+  assert.deepEqual(failingChecks(report).map((c) => [c.name, c.message]), [['upstream', refusal]]);
+  assert.equal(isLive(report), true, 'a restart would read the same password: the watchdog stays fed');
+  inputs.forward.refusal = null;
   assert.equal(evaluateHealth(inputs, LIMITS).status, 'ok');
 });
 
