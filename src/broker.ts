@@ -13,7 +13,7 @@
 import type { Config } from './config/load.js';
 import { readUpstreamSecurity } from './config/upstream-secrets.js';
 import { ConfigError, errorMessage, LogWriteError } from './errors.js';
-import { createForwarder, createKafkaSink, kafkaSinkOptions, type Forwarder } from './forward/index.js';
+import type { Forwarder } from './forward/index.js';
 import { createIngest, type BoundPort, type Ingest } from './ingest/ingest.js';
 import { Log, UPSTREAM_GROUP, type LogObserver, type StreamSpec } from './log/index.js';
 import { componentLogger, silentLogger, type Logger } from './ops/logger.js';
@@ -134,6 +134,9 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
     // ---- forward (src/forward): built and started here, before ingest opens; only with an upstream. ----
     const kafka = config.upstream.kafka;
     if (kafka !== undefined) {
+      // Loaded only with an upstream: the Kafka client is the slowest module to load, and a gateway
+      // without one should not wait for it at every start.
+      const { createForwarder, createKafkaSink, kafkaSinkOptions } = await import('./forward/index.js');
       forwarder = createForwarder({
         log: openLog,
         config,
