@@ -11,10 +11,15 @@
  *    writeBytesPendingMax waiting, or the port not open;
  *  - a port that is missing at start, or vanishes (socat killed, as a USB adapter unplugged), never
  *    crashes the process: it is logged (through a real pino logger) and reopened with backoff, and
- *    frames flow both ways again afterwards; close() stops the retries.
+ *    frames flow both ways again afterwards; a frame cut off by the unplug is counted as a drop, and
+ *    close() stops the retries;
+ *  - a device path that goes away while serialport itself notices nothing (on Linux a read from an
+ *    unplugged tty can return end-of-file, which serialport retries forever) is noticed by the presence
+ *    check, and the port is reopened when the path is back.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
@@ -42,7 +47,7 @@ function openTransport(ptyPath: string, framing: 'slip' | 'cobs', options: Seria
   const drops: SerialDropReason[] = [];
   const transport = new SerialTransport(
     { path: ptyPath, baudRate: 115_200, framing, frameBytesMax: 256 },
-    { log: pino({ level: 'info' }, destination), onDrop: (r) => drops.push(r), reopenDelayMinMs: 20, reopenDelayMaxMs: 200, ...options },
+    { log: pino({ level: 'info' }, destination), onDrop: (r) => drops.push(r), reopenDelayMinMs: 20, reopenDelayMaxMs: 200, presenceCheckIntervalMs: 100, ...options },
   );
   const received: Line['received'] = [];
   transport.onMessage((m, from) => received.push({ hex: m.toString('hex'), from }));
@@ -140,6 +145,8 @@ test('a missing or vanished port is logged and reopened with backoff, never cras
   let device = await SimDevice.start('slip', devicePath);
   await device.run([{ op: 'frame', hex: '0216' }]);
   await until('frame before unplug', () => line.received.length === 1);
+  // The start of a frame, cut off by the unplug; the pause lets socat pass it on before it is killed.
+  await device.run([{ op: 'raw', hex: 'c00216' }, { op: 'sleep', ms: 200 }]);
 
   // Unplug: socat dies, both pty ends vanish.
   await device.stop();
@@ -162,15 +169,38 @@ test('a missing or vanished port is logged and reopened with backoff, never cras
   await until('device got the frame sent after replug', () => device.received().length === 1);
   assert.deepEqual(device.received(), [{ message: '0416c0db' }]);
   assert.equal(line.transport.stats().opens, 2);
+  assert.deepEqual(line.drops, ['send-port-closed', 'send-port-closed', 'short'], 'the cut-off frame is counted when the next frame starts');
 
   const messages = line.logs.map((l) => l.msg);
   assert.ok(messages.includes('serial: cannot open port, retrying'), messages.join('\n'));
-  assert.ok(messages.includes('serial: port closed (unplugged?), reopening'), messages.join('\n'));
+  // serialport's own close, or (when its read saw end-of-file and it noticed nothing) the presence check.
+  assert.ok(messages.includes('serial: port closed (unplugged?), reopening') || messages.includes('serial: device path gone or replaced (unplugged?), reopening'), messages.join('\n'));
   assert.equal(messages.filter((m) => m === 'serial: port open').length, 2);
   // The first failure of an outage is a warning (pino level 40); repeats are info (30).
   const retries = line.logs.filter((l) => l.msg === 'serial: cannot open port, retrying');
   assert.equal(retries[0]?.level, 40);
   assert.ok(retries.length >= 2 && retries.slice(1).some((l) => l.level === 30));
+});
+
+test('a device path that vanishes while the port still reads is noticed and reopened when it is back', async (t) => {
+  const pty = await pair();
+  t.after(() => pty.stop());
+  const line = openTransport(pty.transportPath, 'cobs');
+  t.after(() => line.transport.close());
+  await until('transport open', () => line.transport.state === 'open');
+  const device = await SimDevice.start('cobs', pty.devicePath);
+  t.after(() => device.stop());
+  // socat's link to its pty goes; the pty itself stays up, so serialport sees no error at all.
+  const target = fs.readlinkSync(pty.transportPath);
+  fs.unlinkSync(pty.transportPath);
+  await until('presence check noticed', () => line.transport.state !== 'open', 3000);
+  assert.ok(line.logs.some((l) => l.msg === 'serial: device path gone or replaced (unplugged?), reopening'));
+  fs.symlinkSync(target, pty.transportPath);
+  await until('reopened', () => line.transport.state === 'open', 3000);
+  assert.equal(line.transport.stats().opens, 2);
+  await device.run([{ op: 'frame', hex: '0216' }]);
+  await until('frame after the path came back', () => line.received.length === 1);
+  assert.deepEqual(line.received.map((r) => r.hex), ['0216']);
 });
 
 test('close() while waiting to reopen stops the retries and resolves; a second close() is the same promise', async () => {

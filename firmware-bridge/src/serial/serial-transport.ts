@@ -14,12 +14,18 @@
  *  - while not `closed`, exactly one of: an open in flight, an open port, a reopen timer;
  *  - a port that disappears never crashes the process: it is logged and reopened with exponential
  *    backoff (full jitter, `reopenDelayMinMs` up to `reopenDelayMaxMs`), forever, until `close()`;
+ *  - while `open`, the device path is checked every `presenceCheckIntervalMs`: on Linux a read from an
+ *    unplugged tty can return end-of-file instead of an error, which serialport retries without ever
+ *    emitting `close` (serialport/node-serialport#2043), so a path that is gone or names another device
+ *    than the one opened counts as an unplug too;
  *  - a message is sent only while `open`, and never queues more than `writeBytesPendingMax` bytes in
  *    the port's stream; what cannot be sent is dropped and counted, not buffered without bound;
- *  - every frame received is delivered once or counted once under its drop reason.
+ *  - every frame received is delivered once or counted once under its drop reason, a frame cut off by
+ *    an unplug included.
  * Message handlers are called synchronously from the port's `data` event and must not throw.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { SerialPort } from 'serialport';
 import type { MessageTransport, Peer } from '../transport.js';
 import { SerialConfigError, SerialPortError } from './errors.js';
@@ -57,11 +63,13 @@ export interface SerialTransportOptions {
   onDrop?: (reason: SerialDropReason) => void;
   reopenDelayMinMs?: number;
   reopenDelayMaxMs?: number;
+  /** How often an open port's device path is checked for being the device that was opened. */
+  presenceCheckIntervalMs?: number;
   /** Bytes that may wait in the port's write queue; a send past it is dropped (`send-backlog`). */
   writeBytesPendingMax?: number;
 }
 
-export const serialTransportDefaults = Object.freeze({ reopenDelayMinMs: 250, reopenDelayMaxMs: 10_000, writeBytesPendingMax: 64 * 1024 });
+export const serialTransportDefaults = Object.freeze({ reopenDelayMinMs: 250, reopenDelayMaxMs: 10_000, presenceCheckIntervalMs: 1000, writeBytesPendingMax: 64 * 1024 });
 
 export type SerialTransportState = 'opening' | 'open' | 'waiting' | 'closed';
 
@@ -88,7 +96,7 @@ export function reopenDelayMs(attempt: number, minMs: number, maxMs: number, ran
 function checkConfig(config: SerialPortConfig, options: SerialTransportOptions): void {
   if (typeof config.path !== 'string' || config.path === '') throw new SerialConfigError('path must name a serial device', 'path');
   if (!Number.isInteger(config.baudRate) || config.baudRate <= 0) throw new SerialConfigError(`baudRate must be a positive whole number, not ${config.baudRate}`, 'baudRate');
-  for (const key of ['reopenDelayMinMs', 'reopenDelayMaxMs', 'writeBytesPendingMax'] as const) {
+  for (const key of ['reopenDelayMinMs', 'reopenDelayMaxMs', 'presenceCheckIntervalMs', 'writeBytesPendingMax'] as const) {
     const value = options[key];
     if (value !== undefined && !(Number.isInteger(value) && value > 0)) throw new SerialConfigError(`${key} must be a positive whole number, not ${value}`, key);
   }
@@ -105,6 +113,7 @@ export class SerialTransport implements MessageTransport {
   private readonly onDrop: ((reason: SerialDropReason) => void) | undefined;
   private readonly reopenDelayMinMs: number;
   private readonly reopenDelayMaxMs: number;
+  private readonly presenceCheckIntervalMs: number;
   private readonly writeBytesPendingMax: number;
   private readonly handlers: Array<(message: Buffer, from: Peer) => void> = [];
   private readonly dropped: Record<SerialDropReason, number>;
@@ -113,8 +122,9 @@ export class SerialTransport implements MessageTransport {
   private opens = 0;
   private stateNow: SerialTransportState = 'opening';
   private port: SerialPort | null = null;
-  private decoder: FrameDecoder;
+  private readonly decoder: FrameDecoder;
   private reopenTimer: NodeJS.Timeout | null = null;
+  private presenceTimer: NodeJS.Timeout | null = null;
   /** Failed opens since the last good one: the backoff exponent. */
   private attempt = 0;
   private closing: Promise<void> | null = null;
@@ -134,6 +144,7 @@ export class SerialTransport implements MessageTransport {
     this.onDrop = options.onDrop;
     this.reopenDelayMinMs = options.reopenDelayMinMs ?? serialTransportDefaults.reopenDelayMinMs;
     this.reopenDelayMaxMs = options.reopenDelayMaxMs ?? serialTransportDefaults.reopenDelayMaxMs;
+    this.presenceCheckIntervalMs = options.presenceCheckIntervalMs ?? serialTransportDefaults.presenceCheckIntervalMs;
     this.writeBytesPendingMax = options.writeBytesPendingMax ?? serialTransportDefaults.writeBytesPendingMax;
     this.dropped = Object.fromEntries(serialDropReasons.map((r) => [r, 0])) as Record<SerialDropReason, number>;
     this.decoder = this.newDecoder();
@@ -183,6 +194,7 @@ export class SerialTransport implements MessageTransport {
     this.stateNow = 'closed';
     if (this.reopenTimer !== null) clearTimeout(this.reopenTimer);
     this.reopenTimer = null;
+    this.stopPresenceCheck();
     const port = this.port;
     this.port = null;
     await this.openSettled;
@@ -224,17 +236,39 @@ export class SerialTransport implements MessageTransport {
         this.stateNow = 'open';
         this.attempt = 0;
         this.opens++;
+        this.startPresenceCheck(port);
         this.log.info({ port: this.config.path, baudRate: this.config.baudRate, framing: this.config.framing }, 'serial: port open');
       }),
     );
+  }
+
+  /** The device number the path had when opened; a path that stops naming it is an unplugged device. */
+  private startPresenceCheck(port: SerialPort): void {
+    assert.ok(this.presenceTimer === null && this.stateNow === 'open');
+    const rdev = deviceNumber(this.config.path);
+    this.presenceTimer = setInterval(() => {
+      if (this.port !== port) return;
+      const now = deviceNumber(this.config.path);
+      if (rdev !== null && now === rdev) return;
+      this.portGone(port, 'serial: device path gone or replaced (unplugged?), reopening');
+      // The old port may be stuck reading end-of-file; closing it stops that. Its errors no longer matter.
+      if (port.isOpen) port.close(() => {});
+    }, this.presenceCheckIntervalMs);
+    this.presenceTimer.unref();
+  }
+
+  private stopPresenceCheck(): void {
+    if (this.presenceTimer !== null) clearInterval(this.presenceTimer);
+    this.presenceTimer = null;
   }
 
   private portGone(port: SerialPort, message: string, err?: Error): void {
     if (this.port !== port || this.stateNow === 'closed') return;
     assert.ok(this.reopenTimer === null, 'a gone port has no reopen timer yet');
     this.port = null;
-    // A frame cut off by the unplug must not be glued to the first bytes after the reopen.
-    this.decoder = this.newDecoder();
+    this.stopPresenceCheck();
+    // The decoder is kept: a frame cut off by the unplug ends at the first delimiter after the reopen
+    // (every frame starts with one) and is counted as a drop like any other bad frame.
     this.attempt++;
     const delayMs = reopenDelayMs(this.attempt, this.reopenDelayMinMs, this.reopenDelayMaxMs);
     const fields = { port: this.config.path, attempt: this.attempt, delayMs, ...(err ? { err: new SerialPortError(err.message, { cause: err }) } : {}) };
@@ -246,5 +280,14 @@ export class SerialTransport implements MessageTransport {
       this.reopenTimer = null;
       this.openPort();
     }, delayMs);
+  }
+}
+
+/** The device number `path` names now (following links), or null when it names nothing. */
+function deviceNumber(path: string): number | null {
+  try {
+    return fs.statSync(path).rdev;
+  } catch {
+    return null;
   }
 }
