@@ -5,7 +5,9 @@
  *     is the user (the CONNECT's user name and password are ignored, as in Mosquitto), and a verified
  *     certificate without a CN is refused with return code 5;
  *   - a user name and password are checked against the password file (password-file.ts), when one is
- *     configured: unknown user or wrong password → refused, return code 4 (bad user name or password);
+ *     configured: unknown user or wrong password → refused, return code 5 (not authorized), as Mosquitto
+ *     answers an MQTT 3.1.1 client, so devices moved from it see what they saw there (3.1.1's code 4 is for
+ *     a malformed user name or password);
  *   - without a password file, credentials are not checked and the client counts as anonymous;
  *   - anonymous clients (no user name, or no password file): `allowAnonymous` true lets them in from
  *     anywhere, false from nowhere, and unset (the default, as in Mosquitto 2) from loopback only;
@@ -22,7 +24,7 @@ import { verifyPassword, type PasswordEntry } from './password-file.js';
  */
 export const AUTH_FAILURE_DELAY_MS = 1_000;
 
-export type AuthDecision = { ok: true; user: string | null } | { ok: false; returnCode: 4 | 5; reason: 'unknown-user' | 'bad-password' | 'anonymous-refused' | 'will-denied' | 'no-certificate-identity' };
+export type AuthDecision = { ok: true; user: string | null } | { ok: false; returnCode: 5; reason: 'unknown-user' | 'bad-password' | 'anonymous-refused' | 'will-denied' | 'no-certificate-identity' };
 
 export interface AuthOptions {
   /** Parsed password file, or null when none is configured. */
@@ -46,8 +48,8 @@ export class Authenticator {
     const { passwords } = this.options;
     if (passwords !== null && username !== undefined) {
       const entry = passwords.get(username);
-      if (entry === undefined) return { ok: false, returnCode: 4, reason: 'unknown-user' };
-      if (password === undefined || !(await verifyPassword(entry, password))) return { ok: false, returnCode: 4, reason: 'bad-password' };
+      if (entry === undefined) return { ok: false, returnCode: 5, reason: 'unknown-user' };
+      if (password === undefined || !(await verifyPassword(entry, password))) return { ok: false, returnCode: 5, reason: 'bad-password' };
       return { ok: true, user: username };
     }
     const allow = this.options.allowAnonymous;

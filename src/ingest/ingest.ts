@@ -167,8 +167,7 @@ export function createIngest(options: IngestOptions): Ingest {
         metrics.recordAuthFailure(decision.reason);
         // Never the password; the user name helps an operator find a misconfigured device.
         logger.warn({ clientId: client.id, username, address, reason: decision.reason }, 'connection refused: not authenticated');
-        const returnCode = decision.returnCode === 4 ? AuthErrorCode.BAD_USERNAME_OR_PASSWORD : AuthErrorCode.NOT_AUTHORIZED;
-        const err = Object.assign(new Error(`not authenticated: ${decision.reason}`), { returnCode });
+        const err = Object.assign(new Error(`not authenticated: ${decision.reason}`), { returnCode: AuthErrorCode.NOT_AUTHORIZED });
         setTimeout(() => done(err, false), AUTH_FAILURE_DELAY_MS);
       },
       (err: unknown) => done(Object.assign(new Error(`authentication failed: ${errorMessage(err)}`), { returnCode: AuthErrorCode.SERVER_UNAVAILABLE }), false),

@@ -18,6 +18,7 @@ import path from 'node:path';
 import { parsePasswordFile, verifyPassword } from '../../src/auth/password-file.js';
 import { ConfigError } from '../../src/errors.js';
 import { CLI } from '../helpers/cli.js';
+import { RawClient } from '../helpers/broker.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
@@ -70,6 +71,10 @@ test('a file made by tributary passwd lets the right password into a real Mosqui
     assert.match(publish('alice', 'wrong'), /not authori[sz]ed/i);
     assert.match(publish('bob', 'ignored second line'), /not authori[sz]ed/i);
     assert.match(publish('mallory', 's3cret'), /not authori[sz]ed/i);
+    // The code tributary answers wrong credentials with (test/e2e/mqtt-auth.test.ts) is Mosquitto's.
+    const { client, connack } = await RawClient.connect(port, { clientId: 'c', username: 'alice', password: Buffer.from('wrong') });
+    client.destroy();
+    assert.equal(connack.returnCode, 5);
   } finally {
     await broker.stop();
   }

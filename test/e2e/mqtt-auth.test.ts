@@ -1,7 +1,7 @@
 /**
  * MQTT authentication against a password file made by the real `mosquitto_passwd`, end to end with
  * `serve`:
- *  - the right password gets CONNACK 0; a wrong password or an unknown user gets return code 4, at
+ *  - the right password gets CONNACK 0; a wrong password or an unknown user gets return code 5 (Mosquitto's answer), at
  *    least 1 s later, while other clients connect at once (the delay does not block the event loop);
  *    each refusal is counted in `tributary_auth_failures_total{reason}` and logged, never with the
  *    password;
@@ -44,12 +44,12 @@ test('password file from mosquitto_passwd: right password in, wrong ones refused
     const wrong = connack(broker.mqttPort, 'a2', 'alice', 'guessed-wrong');
     const meanwhile = await connack(broker.mqttPort, 'a3', 'alice', 'a-secret');
     const refused = await wrong;
-    assert.equal(refused.code, 4);
+    assert.equal(refused.code, 5);
     assert.ok(refused.ms >= 1_000, `refused after ${refused.ms} ms`);
     assert.equal(meanwhile.code, 0);
     assert.ok(meanwhile.ms < 900, `a good client waited ${meanwhile.ms} ms behind a refused one`);
-    assert.equal((await connack(broker.mqttPort, 'm1', 'mallory', 'a-secret')).code, 4);
-    assert.equal((await connack(broker.mqttPort, 'b2', 'bob')).code, 4, 'a user name without a password');
+    assert.equal((await connack(broker.mqttPort, 'm1', 'mallory', 'a-secret')).code, 5);
+    assert.equal((await connack(broker.mqttPort, 'b2', 'bob')).code, 5, 'a user name without a password');
     // No credentials, from loopback: let in by default.
     assert.equal((await connack(broker.mqttPort, 'anon')).code, 0);
     const metrics = await broker.metrics();
@@ -98,7 +98,7 @@ test('SIGHUP reloads the password file without dropping clients; a damaged file 
   try {
     const { client: stay, connack: first } = await RawClient.connect(broker.mqttPort, { clientId: 'stay', username: 'alice', password: Buffer.from('a-secret') });
     assert.equal(first.returnCode, 0);
-    assert.equal((await connack(broker.mqttPort, 'c1', 'carol', 'c-secret')).code, 4);
+    assert.equal((await connack(broker.mqttPort, 'c1', 'carol', 'c-secret')).code, 5);
     execFileSync('mosquitto_passwd', ['-b', file, 'carol', 'c-secret']);
     process.kill(broker.pid, 'SIGHUP');
     await until('the reload', () => logged('reloaded the password and ACL files') === 1);
