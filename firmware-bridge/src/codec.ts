@@ -125,10 +125,12 @@ function decodeBody(type: MessageTypeName, b: Body): Message {
     case 'CONNACK': case 'WILLTOPICRESP': case 'WILLMSGRESP': return b.end({ type, returnCode: b.u8() });
     case 'WILLTOPICREQ': case 'WILLMSGREQ': case 'PINGRESP': return b.end({ type });
     case 'WILLTOPIC': case 'WILLTOPICUPD': {
-      if (b.left() === 0) return { type, will: null }; // [5.4.7] an empty WILLTOPIC deletes the will
+      // [5.4.7] an empty WILLTOPIC (no Flags, no WillTopic) means no will; Flags with an empty topic is read the same way.
+      if (b.left() === 0) return { type, will: null };
       const f = b.flags();
       if (f.qos === -1) throw new CodecError(`${type} with QoS -1`, 'malformed');
-      return { type, will: { qos: f.qos, retain: f.retain, topic: nonEmpty(b.text(), 'will topic') } };
+      const topic = b.text();
+      return { type, will: topic === '' ? null : { qos: f.qos, retain: f.retain, topic } };
     }
     case 'WILLMSG': case 'WILLMSGUPD': return { type, message: b.rest() };
     case 'REGISTER': return { type, topicId: b.u16(), msgId: b.u16(), topicName: nonEmpty(b.text(), 'topic name') };

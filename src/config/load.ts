@@ -17,6 +17,7 @@ export type Config = DeepReadonly<RawConfig>;
 export type StreamConfig = Config['streams'][number];
 export type ListenerConfig = Config['mqtt']['listeners'][number];
 export type KafkaConfig = NonNullable<Config['upstream']['kafka']>;
+export type FirmwareBridgeConfig = NonNullable<Config['firmwareBridge']>;
 
 type DeepReadonly<T> = T extends (infer U)[] ? ReadonlyArray<DeepReadonly<U>> : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
 
@@ -85,6 +86,7 @@ function readYaml(file: string): Record<string, unknown> {
   resolveFiles(obj, ['mqtt', 'auth'], ['passwordFile', 'aclFile'], file);
   resolveFiles(obj, ['http', 'auth'], ['bearerTokenFile', 'passwordFile'], file);
   resolveFiles(obj, ['http', 'tls'], ['cert', 'key', 'ca'], file);
+  resolveFiles(obj, ['firmwareBridge', 'broker'], ['passwordFile'], file);
   const listeners = typeof obj.mqtt === 'object' && obj.mqtt !== null ? (obj.mqtt as Record<string, unknown>).listeners : undefined;
   if (Array.isArray(listeners)) listeners.forEach((_, i) => resolveFiles(obj, ['mqtt', 'listeners', String(i)], ['cert', 'key', 'ca'], file));
   return obj;
