@@ -8,8 +8,9 @@ export interface BridgeServe extends RunningBroker {
 }
 
 /** `bridgeYaml` is the YAML of the `firmwareBridge.mqttsn` mapping's extra keys, indented by 4. */
-export async function startBridgeServe(bridgeYaml = '', options: ServeOptions & { extraYaml?: string } = {}): Promise<BridgeServe> {
-  const configYaml = `firmwareBridge:\n  mqttsn:\n    udp: [{ host: 127.0.0.1, port: 0 }]\n    retryIntervalMs: 500\n${bridgeYaml}${options.extraYaml ?? ''}`;
+export async function startBridgeServe(bridgeYaml = '', options: ServeOptions & { extraYaml?: string; udp?: string } = {}): Promise<BridgeServe> {
+  const udp = options.udp ?? '[{ host: 127.0.0.1, port: 0 }]';
+  const configYaml = `firmwareBridge:\n  mqttsn:\n    udp: ${udp}\n    retryIntervalMs: 500\n${bridgeYaml}${options.extraYaml ?? ''}`;
   const broker = await startServe({ ...options, configYaml });
   const listening = broker.lines.find((l) => l.msg === 'listening') as { bridge?: Array<{ family: string; host: string; port: number }> };
   const bound = listening.bridge ?? [];
