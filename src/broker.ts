@@ -3,19 +3,22 @@
  * closes them in the reverse, draining order (DESIGN.md "Shutdown is an ordered drain"):
  *
  *   start:  log → ops (host monitor, disk pressure, HTTP) → [forward] → ingest (listeners open last,
- *           when all can take data) → systemd READY=1
- *   close:  STOPPING=1 → ingest (stop accepting, stop reading, appends in flight committed and acked,
+ *           when all can take data) → [firmware-bridge, a client of ingest over loopback] → systemd READY=1
+ *   close:  STOPPING=1 → [firmware-bridge: device publishes in flight acked, links closed] → ingest (stop accepting, stop reading, appends in flight committed and acked,
  *           clients closed) → [forward: finish the batch in flight] → log (commit what is pending,
  *           close LMDB) → ops (HTTP, timers)
  *
  * Parts meet only here: ingest appends to the log, forward reads it, ops gets numbers through probes.
  */
+import { createBridge, type Bridge, type BoundTransport } from '../firmware-bridge/src/index.js';
+import { firmwareBridgeOptions } from './config/firmware-bridge.js';
 import type { Config } from './config/load.js';
 import { readUpstreamSecurity } from './config/upstream-secrets.js';
 import { ConfigError, errorMessage, LogWriteError } from './errors.js';
 import type { Forwarder } from './forward/index.js';
 import { createIngest, type BoundPort, type Ingest } from './ingest/ingest.js';
 import { Log, UPSTREAM_GROUP, type LogObserver, type StreamSpec } from './log/index.js';
+import { registerBridgeMetrics } from './ops/bridge-metrics.js';
 import { componentLogger, silentLogger, type Logger } from './ops/logger.js';
 import { createMetrics } from './ops/metrics.js';
 import type { LogProbe } from './ops/probes.js';
@@ -36,6 +39,8 @@ export interface BrokerPorts {
   /** Every MQTT listener as bound (port 0 in config becomes the real port here). */
   mqtt: BoundPort[];
   http: number;
+  /** The firmware bridge's listeners as bound; empty without a `firmwareBridge` section. */
+  bridge: BoundTransport[];
 }
 
 export interface Broker {
@@ -60,6 +65,7 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
   /** Set by the forward wiring below when an upstream is configured. */
   let forwardProbe: ForwardHealthProbe | null = null;
   let forwarder: Forwarder | null = null;
+  let bridge: Bridge | null = null;
   let closing: Promise<void> | null = null;
   // Read before anything starts: an unreadable file is a config error (exit 2), like a bad key.
   const upstreamSecurity = config.upstream.kafka === undefined ? undefined : readUpstreamSecurity(config.upstream.kafka);
@@ -153,12 +159,25 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
 
     ingest = createIngest({ config, log: openLog, metrics, logger: componentLogger(logger, 'ingest') });
     const mqtt = await ingest.start();
+
+    // ---- firmware-bridge: one more MQTT client of ingest, over loopback to the first tcp listener. ----
+    let bridgePorts: BoundTransport[] = [];
+    const fb = config.firmwareBridge;
+    if (fb !== undefined) {
+      const tcp = mqtt.find((p) => p.type === 'tcp');
+      if (tcp === undefined) throw new ConfigError('firmwareBridge needs a tcp MQTT listener to connect to', 'firmwareBridge');
+      bridge = createBridge(firmwareBridgeOptions(fb, { host: loopbackFor(tcp.host), port: tcp.port }, componentLogger(logger, 'bridge')));
+      bridgePorts = await bridge.start();
+      registerBridgeMetrics(metrics.registry, bridge);
+    }
+    // ---- end firmware-bridge ----
     ops.ready();
-    return { mqtt, http: httpPort };
+    return { mqtt, http: httpPort, bridge: bridgePorts };
   }
 
   async function shutdown(): Promise<void> {
     ops?.stopping();
+    await bridge?.close();
     await ingest?.close();
     // ---- forward: finishes its batch in flight and commits its cursor, before the log closes. ----
     await forwarder?.close();
@@ -191,6 +210,12 @@ function reloadEach(parts: Array<() => unknown>): void {
   }
   if (failures.length === 1) throw failures[0];
   if (failures.length > 1) throw new ConfigError(failures.map((e) => errorMessage(e)).join('; '), '', { cause: failures[0] });
+}
+
+/** Where a client on this host reaches a listener bound to `host`. */
+function loopbackFor(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  return host === '::' ? '::1' : host;
 }
 
 export function streamSpecs(config: Config): StreamSpec[] {

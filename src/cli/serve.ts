@@ -54,7 +54,7 @@ async function serve(file: string | undefined, overrides: Parameters<typeof load
     await broker.close();
     throw err;
   }
-  logger.info({ mqtt: ports.mqtt, http: ports.http, dataDir: config.dataDir }, 'listening');
+  logger.info({ mqtt: ports.mqtt, http: ports.http, ...(ports.bridge.length > 0 ? { bridge: ports.bridge } : {}), dataDir: config.dataDir }, 'listening');
   // SIGHUP (systemd's ExecReload): new passwords and ACLs without dropping anyone; a bad file is
   // logged with its file and line, and the rules in force stay.
   process.on('SIGHUP', () => {

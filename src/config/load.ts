@@ -18,6 +18,7 @@ export type Config = DeepReadonly<RawConfig>;
 export type StreamConfig = Config['streams'][number];
 export type ListenerConfig = Config['mqtt']['listeners'][number];
 export type KafkaConfig = NonNullable<Config['upstream']['kafka']>;
+export type FirmwareBridgeConfig = NonNullable<Config['firmwareBridge']>;
 
 type DeepReadonly<T> = T extends (infer U)[] ? ReadonlyArray<DeepReadonly<U>> : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
 
@@ -92,6 +93,7 @@ function readYaml(file: string): Record<string, unknown> {
   resolveFiles(file, http?.tls, ['cert', 'key', 'ca']);
   resolveFiles(file, kafka?.tls, ['ca', 'cert', 'key']);
   resolveFiles(file, kafka?.sasl, ['passwordFile']);
+  resolveFiles(file, (obj.firmwareBridge as { broker?: unknown } | undefined)?.broker, ['passwordFile']);
   return obj;
 }
 

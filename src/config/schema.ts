@@ -56,6 +56,57 @@ const stream = z.strictObject({
   upstream: z.strictObject({ topic: z.string().min(1).optional(), enabled: z.boolean().default(true) }).default({ enabled: true }),
 });
 
+/**
+ * firmware-bridge (firmware-bridge/src/index.ts): MQTT-SN 1.2 gateways for sensor firmware. Inside
+ * `serve` the bridge connects over loopback to serve's first tcp listener; `broker.url` is for the
+ * standalone `tributary bridge`. The limits are the spec's (retryIntervalMs/retriesMax are Tretry and
+ * Nretry) and the bridge's memory bounds.
+ *
+ * `serial`: framed serial ports (firmware-bridge/src/serial/; the framing is in the README), each
+ * carrying MQTT-SN messages, optionally forwarder-encapsulated, for a radio coordinator.
+ */
+const serialPort = z.strictObject({
+  path: z.string().min(1),
+  baudRate: z.number().int().min(50).max(4_000_000).default(115_200),
+  framing: z.enum(['slip', 'cobs']).default('slip'),
+  /** A frame's body: message + 2 CRC bytes, before escaping. */
+  frameBytesMax: z.number().int().min(16).max(65_535).default(1024),
+});
+const firmwareBridge = z.strictObject({
+  clientIdPrefix: z.string().max(100).default('sn-'),
+  broker: z
+    .strictObject({
+      url: z.string().regex(/^mqtt:\/\/[^\s/:]+:\d{1,5}\/?$/, 'a broker url is mqtt://HOST:PORT').optional(),
+      /** The bridge's own MQTT credentials, when mqtt.auth asks for them: a user name, and a file holding the password. */
+      username: z.string().min(1).optional(),
+      passwordFile: z.string().min(1).optional(),
+    })
+    .default({}),
+  mqttsn: z
+    .strictObject({
+      udp: z.array(z.strictObject({ host: host.default('0.0.0.0'), port: port.default(1883) })).default([{ host: '0.0.0.0', port: 1883 }]),
+      gatewayId: z.number().int().min(0).max(255).default(1),
+      /** Topic id → topic name, the same for every device; ids 1..65534. */
+      predefinedTopics: z.record(z.string().regex(/^\d{1,5}$/, 'a predefined topic id is a number'), z.string().min(1)).default({}),
+      /** ADVERTISE every intervalS seconds to address:port (0: never, the default). */
+      advertise: z
+        .strictObject({ intervalS: z.number().int().min(0).max(65535).default(0), address: host.default('255.255.255.255'), port: port.default(1883) })
+        .prefault({}),
+      devicesMax: z.number().int().min(1).max(100_000).default(1_000),
+      topicsPerDeviceMax: z.number().int().min(1).max(65_534).default(256),
+      /** Messages held per device for delivery, while it sleeps or while it acks slowly; beyond it they are dropped and counted. */
+      bufferedMessagesMax: z.number().int().min(1).max(100_000).default(100),
+      publishesInFlightMax: z.number().int().min(1).max(1_000).default(16),
+      retryIntervalMs: z.number().int().min(10).max(600_000).default(10_000),
+      retriesMax: z.number().int().min(0).max(100).default(3),
+      connectTimeoutMs: z.number().int().min(100).max(600_000).default(5_000),
+      /** Only these device client ids may connect (default: any). */
+      allowClientIds: z.array(z.string().min(1)).optional(),
+    })
+    .prefault({}),
+  serial: z.array(serialPort).default([]),
+});
+
 const compression = z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']);
 
 /**
@@ -154,6 +205,7 @@ export const configSchema = z.strictObject({
         .optional(),
     })
     .default({ host: '0.0.0.0', port: 9180, auth: {} }),
+  firmwareBridge: firmwareBridge.optional(),
   logging: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
   host: z.strictObject({ sampleIntervalMs: z.number().int().min(100).default(10_000) }).default({ sampleIntervalMs: 10_000 }),
 });
@@ -198,7 +250,36 @@ export function checkConfig(c: RawConfig): ConfigProblem[] {
     const missing = k.tls.cert === undefined ? 'cert' : 'key';
     problems.push({ path: `upstream.kafka.tls.${missing}`, message: 'a client certificate needs both cert and key' });
   }
+  if (c.firmwareBridge !== undefined) problems.push(...checkFirmwareBridge(c.firmwareBridge));
   if (c.durability.commitBytesMax < 1) problems.push({ path: 'durability.commitBytesMax', message: 'must be at least 1 byte' });
+  return problems;
+}
+
+function checkFirmwareBridge(b: NonNullable<RawConfig['firmwareBridge']>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const names = new Set<string>();
+  for (const [id, name] of Object.entries(b.mqttsn.predefinedTopics)) {
+    const at = `firmwareBridge.mqttsn.predefinedTopics.${id}`;
+    if (Number(id) < 1 || Number(id) > 65534) problems.push({ path: at, message: 'a predefined topic id is 1..65534' });
+    if (name.includes('+') || name.includes('#')) problems.push({ path: at, message: `"${name}": a predefined topic is a topic name, without wildcards` });
+    if (names.has(name)) problems.push({ path: at, message: `"${name}" has two predefined ids` });
+    names.add(name);
+  }
+  if ((b.broker.username === undefined) !== (b.broker.passwordFile === undefined)) {
+    problems.push({ path: 'firmwareBridge.broker.passwordFile', message: 'username and passwordFile go together' });
+  }
+  if (b.mqttsn.udp.length === 0 && b.serial.length === 0) problems.push({ path: 'firmwareBridge.mqttsn.udp', message: 'the bridge needs a UDP listener or a serial port' });
+  const ports = new Set<string>();
+  b.serial.forEach((p, i) => {
+    if (ports.has(p.path)) problems.push({ path: `firmwareBridge.serial[${i}].path`, message: `${p.path} is listed twice` });
+    ports.add(p.path);
+  });
+  const seen = new Set<string>();
+  b.mqttsn.udp.forEach((l, i) => {
+    const id = `${l.host}:${l.port}`;
+    if (l.port !== 0 && seen.has(id)) problems.push({ path: `firmwareBridge.mqttsn.udp[${i}].port`, message: `UDP listener ${id} is listed twice` });
+    seen.add(id);
+  });
   return problems;
 }
 

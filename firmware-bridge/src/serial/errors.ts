@@ -1,18 +1,12 @@
 /**
- * The serial transport's error classes, in the shape of tributary's `src/errors.ts` (which the bridge may
- * not import): a stable `code`, a `name`, `retriable`, and `cause` passed on. Retry logic reads only
- * `retriable`.
+ * The serial transport's error classes, under the bridge's BridgeError (../errors.ts, shaped like
+ * tributary's `src/errors.ts`): a stable `code`, a `name`, `retriable`, and `cause` passed on. Retry
+ * logic reads only `retriable`.
  */
+import { BridgeError } from '../errors.js';
 
-export abstract class SerialError extends Error {
-  abstract readonly code: string;
-  abstract readonly retriable: boolean;
-
-  constructor(message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
-  }
-}
+/** The serial transport's errors, one branch of the bridge's error tree. */
+export abstract class SerialError extends BridgeError {}
 
 /** A message is too long to go into one frame of the configured `frameBytesMax`. */
 export class FrameTooLargeError extends SerialError {
