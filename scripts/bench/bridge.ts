@@ -8,8 +8,8 @@
  *             default publishesInFlightMax), PUBACK-clocked; msgs/s via the bridge and direct
  *   qos0      4 devices × BENCH_MESSAGES QoS 0, 100 B, paced so the kernel keeps the datagrams; msgs/s
  *             that reached the log (sum of tributary_log_end_offset)
- *   latency   one publisher, 2,000 sequential QoS 1 publishes each way: p50/p99 ack latency; the
- *             difference is the latency the bridge adds
+ *   latency   one publisher each way, 2,000 sequential QoS 1 publishes each, in alternating blocks of
+ *             100: p50/p99 ack latency; the difference is the latency the bridge adds
  *   1k        1,000 devices connected (one MQTT connection each inside serve): serve's RSS, against
  *             serve's RSS before
  * Goals printed with the ratios: QoS 1 via the bridge ≥ 0.5 × direct; p99 added < 5 ms.
@@ -160,25 +160,42 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] as number;
 }
 
+const LATENCY_BLOCK = 100;
+
+/**
+ * Sequential QoS 1 publishes, the bridge's and direct MQTT's in alternating blocks of LATENCY_BLOCK
+ * (order swapped each block), so a slow moment of the disk or a GC falls on both alike.
+ */
 async function latency(serve: Serve): Promise<{ bridge: [number, number]; direct: [number, number] }> {
   const d = new Device(serve.udpPort);
   const tid = await d.connect('lat');
-  const sample = async (publish: (id: number) => void, setOnAck: (f: (id: number) => void) => void): Promise<[number, number]> => {
-    const times: number[] = [];
-    for (let i = 1; i <= LATENCY_SAMPLES; i++) {
-      const t0 = performance.now();
-      await new Promise<void>((resolve) => { setOnAck(() => resolve()); publish(i); });
-      times.push(performance.now() - t0);
-    }
-    times.sort((a, b) => a - b);
-    return [percentile(times, 0.5), percentile(times, 0.99)];
-  };
-  const bridge = await sample((id) => d.publish(tid, id, 1), (f) => (d.onPuback = f));
-  d.close();
   const c = await mqttClient(serve.mqttPort, 'lat-direct');
-  const direct = await sample((id) => c.publish(id), (f) => (c.onPuback = f));
+  const times = { bridge: [] as number[], direct: [] as number[] };
+  const one = (publish: () => void, setOnAck: (f: () => void) => void): Promise<number> => {
+    const t0 = performance.now();
+    return new Promise((resolve) => {
+      setOnAck(() => resolve(performance.now() - t0));
+      publish();
+    });
+  };
+  let id = 0;
+  for (let block = 0; block < LATENCY_SAMPLES / LATENCY_BLOCK; block++) {
+    const order: Array<'bridge' | 'direct'> = block % 2 === 0 ? ['bridge', 'direct'] : ['direct', 'bridge'];
+    for (const way of order) {
+      for (let i = 0; i < LATENCY_BLOCK; i++) {
+        id = (id % 65535) + 1;
+        const messageId = id;
+        times[way].push(way === 'bridge' ? await one(() => d.publish(tid, messageId, 1), (f) => (d.onPuback = f)) : await one(() => c.publish(messageId), (f) => (c.onPuback = f)));
+      }
+    }
+  }
+  d.close();
   c.close();
-  return { bridge, direct };
+  const p = (t: number[]): [number, number] => {
+    t.sort((a, b) => a - b);
+    return [percentile(t, 0.5), percentile(t, 0.99)];
+  };
+  return { bridge: p(times.bridge), direct: p(times.direct) };
 }
 
 function rssMiB(pid: number): number {
