@@ -9,7 +9,7 @@
  * line 7). It imports nothing from `src/`; `serve` and `tributary bridge` build its options from the
  * validated config.
  *
- * Layers: transports (udp.ts; serial/ by its owner) carry whole messages to gateway.ts, which unwraps
+ * Layers: transports (udp.ts; serial/: SLIP or COBS frames with a CRC-16) carry whole messages to gateway.ts, which unwraps
  * forwarder encapsulation (encapsulation.ts), decodes (codec.ts) and routes to a device (device.ts),
  * whose deliveries from the broker run through delivery.ts and whose topic ids live in topics.ts.
  *
