@@ -15,6 +15,8 @@ import { deployedNodeFlags } from './serve-flags.js';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const CLI = path.resolve(HERE, '../../src/cli/main.js');
 const BARE_AEDES = path.join(HERE, 'bare-aedes.js');
+/** Node flags for the bare aedes, to profile the peer the same way: BENCH_AEDES_FLAGS. */
+const AEDES_NODE_FLAGS = (process.env.BENCH_AEDES_FLAGS ?? '').split(' ').filter(Boolean);
 /** serve as deployed (package.json's `start` flags), plus BENCH_SERVE_FLAGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
 export const SERVE_NODE_FLAGS = [...deployedNodeFlags(), ...(process.env.BENCH_SERVE_FLAGS ?? '').split(' ').filter(Boolean)];
 /** Polls for a listening port this often: start-up timing resolves to it. */
@@ -112,7 +114,7 @@ async function commitSummary(httpPort: number): Promise<string> {
 }
 
 export async function startBareAedes(): Promise<Broker> {
-  const child = spawn(process.execPath, [BARE_AEDES], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...AEDES_NODE_FLAGS, BARE_AEDES], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = Number((await waitForLine(child, /^port \d+/)).split(' ')[1]);
   return { name: 'aedes', pid: child.pid as number, port, stop: stopper(child) };
 }

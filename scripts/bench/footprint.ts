@@ -18,7 +18,8 @@
  *
  * Environment: BENCH_CLIENTS, BENCH_RATE, BENCH_SECONDS, BENCH_ROUNDS (2), BENCH_PEAK_MESSAGES
  * (50,000 per publisher), BENCH_BACKLOG (4,000,000); BENCH_PARTS (steady,peak,startup) and
- * BENCH_BROKERS (serve,aedes,mosquitto) narrow the run; BENCH_SERVE_FLAGS adds node flags to serve.
+ * BENCH_BROKERS (serve,aedes,mosquitto) narrow the run; BENCH_SERVE_FLAGS adds node flags to serve,
+ * BENCH_AEDES_FLAGS to the bare aedes.
  * Profile serve at the steady load (see the README, "where the time goes"):
  *   BENCH_PARTS=steady BENCH_BROKERS=serve BENCH_ROUNDS=1 \
  *     BENCH_SERVE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npm run bench:footprint
