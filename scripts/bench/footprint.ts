@@ -1,150 +1,323 @@
 /**
- * `npm run bench:footprint` — peak RSS and CPU of `tributary serve`, idle and with 1,000 MQTT
- * clients each publishing QoS 1 at 10 msg/s (10,000 msg/s in all) of 100-byte payloads.
+ * `npm run bench:footprint` — what `serve` costs at a gateway's steady load, against a bare aedes and
+ * Mosquitto in the same run (issue 13, "Cheap on a Pi").
  *
- * serve runs as a child process with a temp data dir; RSS is VmHWM/VmRSS from /proc/PID/status and
- * CPU is utime+stime from /proc/PID/stat over the measured window (100% = one core). The load comes
- * from this process over raw TCP (mqtt-packet), one socket per client, publishes spread evenly.
+ *   steady    CLIENTS clients (1,000), each publishing QoS 1 at RATE msg/s (10) with 100-byte payloads
+ *             for SECONDS (20), spread evenly in time: CPU (% of one core, utime+stime of every thread
+ *             from /proc/PID/stat over the load), CPU µs per acked message (to the last PUBACK), peak
+ *             RSS (VmHWM), PUBACK latency p50/p99 per message, acked/sent; serve, aedes, Mosquitto.
+ *   peak      4 publishers × PEAK_MESSAGES QoS 1, 100 in flight each (bench:ingest's qos1): rate, and
+ *             CPU µs per message over all of the broker's threads; serve and aedes.
+ *   start-up  spawn until the MQTT port accepts a TCP connection (polled every 5 ms), median of 5:
+ *             serve on an empty data dir, serve on a 4,000,000-record backlog (built once per run
+ *             through the Log, reused for the 5 starts), Mosquitto; and `tributary --help` to its exit.
+ *
+ * serve runs durable (temp data dir on the disk) with the deployed V8 flags; aedes and Mosquitto keep
+ * everything in memory. Every cell gets a fresh broker process; the order of the brokers is reversed
+ * every round. The machine is shared: absolute numbers are noise, the ratios are the result.
+ *
+ * Environment: BENCH_CLIENTS, BENCH_RATE, BENCH_SECONDS, BENCH_ROUNDS (2), BENCH_PEAK_MESSAGES
+ * (50,000 per publisher), BENCH_BACKLOG (4,000,000); BENCH_PARTS (steady,peak,startup) and
+ * BENCH_BROKERS (serve,aedes,mosquitto) narrow the run; BENCH_SERVE_FLAGS adds node flags to serve,
+ * BENCH_AEDES_FLAGS to the bare aedes.
+ * Profile serve at the steady load (see the README, "where the time goes"):
+ *   BENCH_PARTS=steady BENCH_BROKERS=serve BENCH_ROUNDS=1 \
+ *     BENCH_SERVE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npm run bench:footprint
+ *   node dist/scripts/bench/profile-summary.js /tmp/prof
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import mqttPacket from 'mqtt-packet';
-import { deployedNodeFlags } from './serve-flags.js';
+import { streamSpecs } from '../../src/broker.js';
+import { parseConfig } from '../../src/config/load.js';
+import { Log } from '../../src/log/index.js';
+import { CLI, SERVE_NODE_FLAGS, cpuSeconds, findMosquitto, freePort, peakRssBytes, spawnMosquitto, spawnServe, startBareAedes, startMosquitto, startServe, stopper, waitForPort, type Broker, type Starter } from './brokers.js';
+import { PAYLOAD, peakQoS1, quantile, steadyQoS1, type SteadyLoad } from './mqtt-load.js';
 
-const NODE_FLAGS = deployedNodeFlags();
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
-const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 1000);
-const RATE_PER_CLIENT = Number(process.env.BENCH_RATE ?? 10);
-const LOAD_SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
-const IDLE_SECONDS = 10;
-const TICKS_PER_SEC = Number(process.env.BENCH_TICKS ?? 100);
+const envNumber = (name: string, fallback: number): number => {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
+  return value;
+};
+const STEADY: SteadyLoad = { clients: envNumber('BENCH_CLIENTS', 1000), ratePerClient: envNumber('BENCH_RATE', 10), seconds: envNumber('BENCH_SECONDS', 20), drainMs: 5_000, topic: (i) => `sensors/gw-${i}/telemetry` };
+const ROUNDS = envNumber('BENCH_ROUNDS', 2);
+const PEAK_PUBLISHERS = 4;
+const PEAK_IN_FLIGHT = 100;
+const PEAK_MESSAGES = envNumber('BENCH_PEAK_MESSAGES', 50_000);
+const BACKLOG_RECORDS = envNumber('BENCH_BACKLOG', 4_000_000);
+/** Appends issued together while building the backlog: under the Log's appendsInFlightMax (20,000). */
+const BACKLOG_GROUP = 10_000;
+const STARTS = 5;
+const PARTS = (process.env.BENCH_PARTS ?? 'steady,peak,startup').split(',');
+const BROKERS = (process.env.BENCH_BROKERS ?? 'serve,aedes,mosquitto').split(',');
 
-interface Proc {
-  pid: number;
-  mqttPort: number;
-  stop(): Promise<void>;
+const ALL_STARTERS: Array<[string, Starter]> = [
+  ['serve', () => startServe()],
+  ['aedes', startBareAedes],
+  ['mosquitto', () => startMosquitto()],
+];
+const starters = (...names: string[]): Array<[string, Starter]> => ALL_STARTERS.filter(([name]) => names.includes(name) && BROKERS.includes(name));
+
+// ---- the steady load -----------------------------------------------------------------------------
+
+interface SteadyCell {
+  cpuPercent: number;
+  cpuUsPerMsg: number;
+  peakRssMiB: number;
+  p50Ms: number;
+  p99Ms: number;
+  acked: number;
+  sent: number;
+  generatorCpuPercent: number;
+  behindMaxMs: number;
 }
 
-async function startServe(dataDir: string): Promise<Proc> {
-  const child = spawn(process.execPath, [...NODE_FLAGS, CLI, 'serve', '--data-dir', dataDir, '--mqtt-port', '0', '--http-port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const mqttPort = await new Promise<number>((resolve, reject) => {
-    let buf = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      buf += d;
-      for (const line of buf.split('\n')) {
-        if (!line.includes('"msg":"listening"')) continue;
-        resolve((JSON.parse(line) as { mqtt: Array<{ port: number }> }).mqtt[0]?.port ?? 0);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+async function steadyCell(broker: Broker): Promise<SteadyCell> {
+  let cpuAtStart = 0;
+  let cpuAtEnd = 0;
+  const result = await steadyQoS1(broker, STEADY, {
+    measuring: () => (cpuAtStart = cpuSeconds(broker.pid)),
+    measured: () => (cpuAtEnd = cpuSeconds(broker.pid)),
   });
-  child.stdout.resume();
+  const cpuToLastAck = cpuSeconds(broker.pid) - cpuAtStart;
   return {
-    pid: child.pid as number,
-    mqttPort,
-    stop: () => new Promise((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
+    cpuPercent: ((cpuAtEnd - cpuAtStart) / result.seconds) * 100,
+    cpuUsPerMsg: (cpuToLastAck / result.acked) * 1e6,
+    peakRssMiB: peakRssBytes(broker.pid) / 1024 ** 2,
+    p50Ms: quantile(result.latenciesMs, 0.5),
+    p99Ms: quantile(result.latenciesMs, 0.99),
+    acked: result.acked,
+    sent: result.sent,
+    generatorCpuPercent: result.generatorCpuPercent,
+    behindMaxMs: result.behindMaxMs,
   };
 }
 
-function procStatusKb(pid: number, field: string): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : 0;
+// ---- the peak case -------------------------------------------------------------------------------
+
+interface PeakCell {
+  rate: number;
+  cpuUsPerMsg: number;
 }
 
-function cpuTicks(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return Number(fields[11]) + Number(fields[12]);
+async function peakCell(broker: Broker): Promise<PeakCell> {
+  const cpu0 = cpuSeconds(broker.pid);
+  const seconds = await peakQoS1(broker, PEAK_PUBLISHERS, PEAK_MESSAGES, PEAK_IN_FLIGHT);
+  const messages = PEAK_PUBLISHERS * PEAK_MESSAGES;
+  return { rate: messages / seconds, cpuUsPerMsg: ((cpuSeconds(broker.pid) - cpu0) / messages) * 1e6 };
 }
 
-const CLK_TCK = 100;
-
-async function cpuPercentOver(pid: number, seconds: number): Promise<number> {
-  const before = cpuTicks(pid);
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  return ((cpuTicks(pid) - before) / CLK_TCK / seconds) * 100;
+/** Runs `cell` against every broker for ROUNDS rounds, order reversed each round, a fresh broker per cell. */
+async function alternate<T>(what: string, brokers: Array<[string, Starter]>, cell: (b: Broker) => Promise<T>, describe: (r: T) => string): Promise<Map<string, T[]>> {
+  const results = new Map<string, T[]>(brokers.map(([name]) => [name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, starter] of round % 2 === 0 ? brokers : [...brokers].reverse()) {
+      const broker = await starter();
+      if (broker === null) continue;
+      try {
+        const result = await cell(broker);
+        results.get(name)?.push(result);
+        const commits = broker.commitSummary ? `; ${await broker.commitSummary()}` : '';
+        process.stdout.write(`  round ${round + 1} ${what} ${name}: ${describe(result)}${commits}\n`);
+      } finally {
+        await broker.stop();
+      }
+    }
+  }
+  return results;
 }
 
-class LoadClient {
-  readonly socket: net.Socket;
-  private readonly parser = mqttPacket.parser({ protocolVersion: 4 });
-  private nextId = 1;
-  acked = 0;
-  sent = 0;
-  constructor(port: number, id: number, onConnack: () => void) {
-    this.socket = net.connect(port, '127.0.0.1');
-    this.parser.on('packet', (p) => {
-      if (p.cmd === 'connack') onConnack();
-      if (p.cmd === 'puback') this.acked++;
+// ---- start-up ------------------------------------------------------------------------------------
+
+/** ms from spawning until `port` accepts a connection; the process is stopped after. */
+async function timeToAccept(port: number, start: () => { stop(): Promise<void> }): Promise<number> {
+  const t0 = performance.now();
+  const proc = start();
+  try {
+    await waitForPort(port);
+    return performance.now() - t0;
+  } finally {
+    await proc.stop();
+  }
+}
+
+async function medianOfStarts(run: () => Promise<number>): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < STARTS; i++) times.push(await run());
+  return times;
+}
+
+function serveStart(dataDir: () => string): () => Promise<number> {
+  return async () => {
+    const port = await freePort();
+    const dir = dataDir();
+    return timeToAccept(port, () => {
+      const child = spawnServe(dir, port);
+      child.stdout?.resume();
+      return { stop: stopper(child) };
     });
-    this.socket.on('data', (d) => this.parser.parse(d));
-    this.socket.on('error', () => undefined);
-    this.socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: `load-${id}`, clean: true, keepalive: 60 }));
+  };
+}
+
+async function mosquittoStart(): Promise<number> {
+  const port = await freePort();
+  return timeToAccept(port, () => {
+    const spawned = spawnMosquitto({ port });
+    if (spawned === null) throw new Error('mosquitto is not installed');
+    const stop = stopper(spawned.child);
+    return { stop: async () => { await stop(); spawned.cleanUp(); } };
+  });
+}
+
+async function helpTime(): Promise<number> {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, CLI, '--help'], { stdio: 'ignore' });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`tributary --help exited with ${code}`);
+  return performance.now() - t0;
+}
+
+/**
+ * A data dir holding `records` records in serve's default stream (its partitions and settings from the
+ * default config), appended through the Log in groups of BACKLOG_GROUP, 100-byte payloads.
+ */
+async function buildBacklog(records: number): Promise<string> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-backlog-'));
+  const config = parseConfig({});
+  const specs = streamSpecs(config);
+  const stream = specs.find((s) => s.name === 'default');
+  if (stream === undefined) throw new Error('the default config has no default stream');
+  const log = await Log.open({ dataDir, commitIntervalMs: 0, storageMaxBytes: config.storage.maxBytes }, specs);
+  const input = { timestamp: Date.now(), topic: 'sensors/backlog/telemetry', qos: 1 as const, retain: false, clientId: 'bench-backlog', payload: PAYLOAD };
+  for (let done = 0; done < records; done += BACKLOG_GROUP) {
+    const group = Math.min(BACKLOG_GROUP, records - done);
+    await new Promise<void>((resolve, reject) => {
+      let left = group;
+      for (let i = 0; i < group; i++) {
+        log.appendThen('default', (done + i) % stream.partitions, input, (err) => {
+          if (err) reject(err);
+          else if (--left === 0) resolve();
+        });
+      }
+    });
   }
-  publish(payload: Buffer): void {
-    const messageId = this.nextId;
-    this.nextId = (this.nextId % 65535) + 1;
-    this.sent++;
-    this.socket.write(mqttPacket.generate({ cmd: 'publish', topic: `sensors/${this.socket.localPort}/telemetry`, payload, qos: 1, messageId, retain: false, dup: false }));
+  const appended = log.info().flatMap((s) => s.partitions).reduce((n, p) => n + p.records, 0);
+  await log.close();
+  if (appended !== records) throw new Error(`the backlog holds ${appended} records, not ${records}`);
+  return dataDir;
+}
+
+async function startupRows(): Promise<string[][]> {
+  const rows: string[][] = [['', `median of ${STARTS} (ms)`, 'all (ms)']];
+  const row = (what: string, times: number[]): void => void rows.push([what, fmt(median(times)), times.map((t) => t.toFixed(0)).join(', ')]);
+  const empties: string[] = [];
+  row('serve, empty data dir, until its MQTT port accepts', await medianOfStarts(serveStart(() => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-empty-'));
+    empties.push(dir);
+    return dir;
+  })));
+  empties.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true }));
+  const t0 = performance.now();
+  const backlog = await buildBacklog(BACKLOG_RECORDS);
+  const builtSeconds = (performance.now() - t0) / 1000;
+  const backlogBytes = fs.readdirSync(backlog, { recursive: true }).reduce<number>((n, f) => n + fs.statSync(path.join(backlog, String(f))).size, 0);
+  process.stdout.write(`  backlog of ${BACKLOG_RECORDS.toLocaleString('en-US')} records built in ${builtSeconds.toFixed(1)} s (${(backlogBytes / 1024 ** 2).toFixed(0)} MiB on disk)\n`);
+  try {
+    row(`serve, ${BACKLOG_RECORDS.toLocaleString('en-US')}-record backlog, until its MQTT port accepts`, await medianOfStarts(serveStart(() => backlog)));
+  } finally {
+    fs.rmSync(backlog, { recursive: true, force: true });
   }
+  if (findMosquitto() !== null) row('Mosquitto, until its port accepts', await medianOfStarts(mosquittoStart));
+  row('`tributary --help`, until it exits', await medianOfStarts(helpTime));
+  return rows;
+}
+
+// ---- the report ----------------------------------------------------------------------------------
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+function fmt(n: number): string {
+  if (!Number.isFinite(n)) return '-';
+  return n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(n >= 10 ? 1 : 2);
+}
+
+/** "lo–hi" over the rounds (one value if they agree to the digits shown). */
+function range(values: number[]): string {
+  if (values.length === 0) return '-';
+  const lo = fmt(Math.min(...values));
+  const hi = fmt(Math.max(...values));
+  return lo === hi ? lo : `${lo}–${hi}`;
+}
+
+/** serve's figure over the peer's, round by round (the two ran back to back in each round). */
+function ratios(serve: number[], peer: number[]): string {
+  const n = Math.min(serve.length, peer.length);
+  return range(Array.from({ length: n }, (_, i) => (serve[i] as number) / (peer[i] as number)));
+}
+
+function table(rows: string[][]): string {
+  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]): string => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [line(rows[0] ?? []), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n') + '\n';
+}
+
+function steadyTable(results: Map<string, SteadyCell[]>): string {
+  const rows: string[][] = [['broker', 'CPU (% of one core)', 'CPU µs / acked msg', 'peak RSS (MiB)', 'PUBACK p50 (ms)', 'PUBACK p99 (ms)', 'acked/sent', 'generator CPU %, behind (ms)']];
+  for (const [name, cells] of results) {
+    const col = (f: (c: SteadyCell) => number): number[] => cells.map(f);
+    const counts = cells.map((c) => `${c.acked}/${c.sent}`).join(', ');
+    const generator = `${range(col((c) => c.generatorCpuPercent))}, ${range(col((c) => c.behindMaxMs))}`;
+    rows.push([name, range(col((c) => c.cpuPercent)), range(col((c) => c.cpuUsPerMsg)), range(col((c) => c.peakRssMiB)), range(col((c) => c.p50Ms)), range(col((c) => c.p99Ms)), counts, generator]);
+  }
+  const serve = results.get('serve') ?? [];
+  for (const peer of ['aedes', 'mosquitto']) {
+    const other = results.get(peer);
+    if (other === undefined || other.length === 0 || serve.length === 0) continue;
+    const r = (f: (c: SteadyCell) => number): string => `${ratios(serve.map(f), other.map(f))}×`;
+    rows.push([`serve / ${peer}`, r((c) => c.cpuPercent), r((c) => c.cpuUsPerMsg), r((c) => c.peakRssMiB), r((c) => c.p50Ms), r((c) => c.p99Ms), '', '']);
+  }
+  return table(rows);
+}
+
+function peakTable(results: Map<string, PeakCell[]>): string {
+  const rows: string[][] = [['broker', 'msgs/s', 'CPU µs / msg, all threads']];
+  for (const [name, cells] of results) rows.push([name, range(cells.map((c) => c.rate)), range(cells.map((c) => c.cpuUsPerMsg))]);
+  const serve = results.get('serve') ?? [];
+  const aedes = results.get('aedes') ?? [];
+  if (serve.length > 0 && aedes.length > 0) {
+    rows.push(['serve / aedes (goal ≥ 0.5×, ≤ 2×)', `${ratios(serve.map((c) => c.rate), aedes.map((c) => c.rate))}×`, `${ratios(serve.map((c) => c.cpuUsPerMsg), aedes.map((c) => c.cpuUsPerMsg))}×`]);
+  }
+  return table(rows);
 }
 
 async function main(): Promise<void> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-footprint-'));
-  const serve = await startServe(dataDir);
-  process.stderr.write(`serve pid ${serve.pid}; idle for ${IDLE_SECONDS}s\n`);
-  const idleCpu = await cpuPercentOver(serve.pid, IDLE_SECONDS);
-  const idleRss = procStatusKb(serve.pid, 'VmRSS');
-  const idleAnon = procStatusKb(serve.pid, 'RssAnon');
-  const idleFile = procStatusKb(serve.pid, 'RssFile');
-
-  let connected = 0;
-  const clients: LoadClient[] = [];
-  for (let i = 0; i < CLIENTS; i++) {
-    clients.push(new LoadClient(serve.mqttPort, i, () => connected++));
-    if (i % 100 === 99) await new Promise((r) => setTimeout(r, 50));
+  const load = `${STEADY.clients} clients × ${STEADY.ratePerClient} msg/s QoS 1, ${PAYLOAD.length} B, ${STEADY.seconds} s`;
+  process.stdout.write(`bench:footprint — ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? '?'}, Node ${process.version}, ${ROUNDS} rounds, ranges over the rounds; ${new Date().toISOString().slice(0, 10)}\n`);
+  if (findMosquitto() === null) process.stdout.write('mosquitto: not installed (apt-get install mosquitto to compare)\n');
+  const out: string[] = [];
+  if (PARTS.includes('steady')) {
+    const describe = (c: SteadyCell): string =>
+      `CPU ${fmt(c.cpuPercent)}%, ${fmt(c.cpuUsPerMsg)} µs/msg, peak RSS ${fmt(c.peakRssMiB)} MiB, PUBACK p50 ${fmt(c.p50Ms)} p99 ${fmt(c.p99Ms)} ms, ${c.acked}/${c.sent} acked; generator CPU ${fmt(c.generatorCpuPercent)}%, behind ≤ ${fmt(c.behindMaxMs)} ms`;
+    const results = await alternate('steady', starters('serve', 'aedes', 'mosquitto'), steadyCell, describe);
+    out.push(`\n${load}:\n\n${steadyTable(results)}`);
   }
-  while (connected < CLIENTS) await new Promise((r) => setTimeout(r, 50));
-  process.stderr.write(`${CLIENTS} clients connected; ${CLIENTS * RATE_PER_CLIENT} msg/s for ${LOAD_SECONDS}s\n`);
-  const payload = Buffer.alloc(100, 120);
-  const perTick = (CLIENTS * RATE_PER_CLIENT) / TICKS_PER_SEC;
-  let cursor = 0;
-  let carry = 0;
-  const ticker = setInterval(() => {
-    carry += perTick;
-    for (; carry >= 1; carry--) {
-      (clients[cursor] as LoadClient).publish(payload);
-      cursor = (cursor + 1) % clients.length;
-    }
-  }, 1000 / TICKS_PER_SEC);
-  const loadCpu = await cpuPercentOver(serve.pid, LOAD_SECONDS);
-  clearInterval(ticker);
-  await new Promise((r) => setTimeout(r, 1000));
-  const sent = clients.reduce((n, c) => n + c.sent, 0);
-  const acked = clients.reduce((n, c) => n + c.acked, 0);
-  const loadRss = procStatusKb(serve.pid, 'VmRSS');
-  const peakRss = procStatusKb(serve.pid, 'VmHWM');
-  const loadAnon = procStatusKb(serve.pid, 'RssAnon');
-  const loadFile = procStatusKb(serve.pid, 'RssFile');
-  for (const c of clients) c.socket.destroy();
-  await serve.stop();
-  fs.rmSync(dataDir, { recursive: true, force: true });
-
-  const mb = (kb: number): string => (kb / 1024).toFixed(1);
-  process.stdout.write(
-    [
-      `| serve | RSS (MB) | of which anonymous (heap) | of which file-backed (node binary, LMDB map) | peak RSS (MB) | CPU (% of one core) | msgs acked/sent |`,
-      `|---|---:|---:|---:|---:|---:|---:|`,
-      `| idle, ${IDLE_SECONDS}s | ${mb(idleRss)} | ${mb(idleAnon)} | ${mb(idleFile)} | - | ${idleCpu.toFixed(1)} | - |`,
-      `| ${CLIENTS} clients × ${RATE_PER_CLIENT} msg/s QoS 1, ${LOAD_SECONDS}s | ${mb(loadRss)} | ${mb(loadAnon)} | ${mb(loadFile)} | ${mb(peakRss)} | ${loadCpu.toFixed(1)} | ${acked}/${sent} |`,
-    ].join('\n') + '\n',
-  );
+  if (PARTS.includes('peak')) {
+    const describe = (c: PeakCell): string => `${fmt(c.rate)} msgs/s, ${fmt(c.cpuUsPerMsg)} µs/msg`;
+    const results = await alternate('peak', starters('serve', 'aedes'), peakCell, describe);
+    out.push(`\npeak: ${PEAK_PUBLISHERS} publishers × ${PEAK_MESSAGES.toLocaleString('en-US')} QoS 1, ${PEAK_IN_FLIGHT} in flight each:\n\n${peakTable(results)}`);
+  }
+  if (PARTS.includes('startup')) out.push(`\nstart-up:\n\n${table(await startupRows())}`);
+  process.stdout.write(out.join(''));
 }
 
-await main();
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench:footprint failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
