@@ -10,15 +10,13 @@
  *
  * Parts meet only here: ingest appends to the log, forward reads it, ops gets numbers through probes.
  */
-import { createBridge, type Bridge, type BoundTransport } from '../firmware-bridge/src/index.js';
-import { firmwareBridgeOptions } from './config/firmware-bridge.js';
+import type { Bridge, BoundTransport } from '../firmware-bridge/src/index.js';
 import type { Config } from './config/load.js';
 import { readUpstreamSecurity } from './config/upstream-secrets.js';
 import { ConfigError, errorMessage, LogWriteError } from './errors.js';
 import type { Forwarder } from './forward/index.js';
 import { createIngest, type BoundPort, type Ingest } from './ingest/ingest.js';
 import { Log, UPSTREAM_GROUP, type LogObserver, type StreamSpec } from './log/index.js';
-import { registerBridgeMetrics } from './ops/bridge-metrics.js';
 import { componentLogger, silentLogger, type Logger } from './ops/logger.js';
 import { createMetrics } from './ops/metrics.js';
 import type { LogProbe } from './ops/probes.js';
@@ -166,6 +164,13 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
     if (fb !== undefined) {
       const tcp = mqtt.find((p) => p.type === 'tcp');
       if (tcp === undefined) throw new ConfigError('firmwareBridge needs a tcp MQTT listener to connect to', 'firmwareBridge');
+      // Loaded only when configured, like the forwarder: a gateway without devices skips the bridge
+      // and the serial port's native binding at every start.
+      const [{ createBridge }, { firmwareBridgeOptions }, { registerBridgeMetrics }] = await Promise.all([
+        import('../firmware-bridge/src/index.js'),
+        import('./config/firmware-bridge.js'),
+        import('./ops/bridge-metrics.js'),
+      ]);
       bridge = createBridge(firmwareBridgeOptions(fb, { host: loopbackFor(tcp.host), port: tcp.port }, componentLogger(logger, 'bridge')));
       bridgePorts = await bridge.start();
       registerBridgeMetrics(metrics.registry, bridge);

@@ -22,7 +22,15 @@
  */
 import { readdir, readFile, statfs } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import si from 'systeminformation';
+import type SystemInformation from 'systeminformation';
+
+type Si = typeof SystemInformation;
+let siModule: Promise<Si> | null = null;
+/** Loaded at the first sample, not at start: the broker opens its listeners without waiting for it. */
+function loadSi(): Promise<Si> {
+  siModule ??= import('systeminformation').then((m) => m.default);
+  return siModule;
+}
 import type { Logger } from './logger.js';
 import type { HostProbe, HostSample } from './probes.js';
 
@@ -184,6 +192,7 @@ class SystemHostMonitor implements HostMonitor {
 
   private async takeSample(): Promise<HostSample> {
     try {
+      const si = await loadSi();
       const [disk, mem, load, temperature] = await Promise.all([
         diskSpace(this.options.dataDir),
         si.mem(),
@@ -216,7 +225,7 @@ class SystemHostMonitor implements HostMonitor {
   /** One `df`, once: only to say in status which filesystem the data lives on. */
   private async identifyFilesystem(): Promise<void> {
     try {
-      const filesystems = await si.fsSize();
+      const filesystems = await (await loadSi()).fsSize();
       const dir = await nearestExisting(resolve(this.options.dataDir));
       const mount = mountPointFor(dir, filesystems.map((f) => f.mount));
       const fsData = filesystems.find((f) => f.mount === mount);

@@ -148,7 +148,9 @@ export function createOpsRuntime(o: OpsRuntimeOptions): OpsRuntime {
       });
       await checkDisk();
       every(o.diskCheckIntervalMs ?? 1000, () => void checkDisk());
-      await host.start().catch((err: unknown) => logger.warn({ err }, 'host monitor failed to start; host metrics will be missing'));
+      // Not awaited: the first sample takes ~0.5 s (CPU load is a delta over time) and nothing the
+      // broker starts needs it; until it lands, host gauges and status fields are absent, not zero.
+      void host.start().catch((err: unknown) => logger.warn({ err }, 'host monitor failed to start; host metrics will be missing'));
       o.metrics.attach({ log: o.log, host });
       if (!httpAuth.enabled && !isLoopback(o.http.host)) {
         httpLogger.warn({ host: o.http.host }, 'http: /metrics and /api/v1/status are open to the network; set http.auth to require credentials');
