@@ -12,8 +12,6 @@
  * SIGINT with the same drain as inside serve.
  */
 import type { Argv } from 'yargs';
-import { createBridge } from '../../firmware-bridge/src/index.js';
-import { firmwareBridgeOptions, parseBrokerUrl } from '../config/firmware-bridge.js';
 import { loadConfig, parseConfig, type Config } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import { componentLogger, createLogger } from '../ops/logger.js';
@@ -40,6 +38,8 @@ export function bridgeCommand(cli: Argv): Argv {
 }
 
 async function bridge(args: BridgeArgs): Promise<void> {
+  // Loaded when this command runs: every other command starts without the bridge and serialport.
+  const [{ createBridge }, { firmwareBridgeOptions, parseBrokerUrl }] = await Promise.all([import('../../firmware-bridge/src/index.js'), import('../config/firmware-bridge.js')]);
   const config = bridgeConfig(args);
   const fb = config.firmwareBridge;
   if (fb === undefined) throw new ConfigError(`${args.config ?? 'config'}: no firmwareBridge section to run`, 'firmwareBridge');
