@@ -3,10 +3,12 @@
  * closes them in the reverse, draining order (DESIGN.md "Shutdown is an ordered drain"):
  *
  *   start:  log → ops (host monitor, disk pressure, HTTP) → [forward] → ingest (listeners open last,
- *           when all can take data) → [firmware-bridge, a client of ingest over loopback] → systemd READY=1
- *   close:  STOPPING=1 → [firmware-bridge: device publishes in flight acked, links closed] → ingest (stop accepting, stop reading, appends in flight committed and acked,
- *           clients closed) → [forward: finish the batch in flight] → log (commit what is pending,
- *           close LMDB) → ops (HTTP, timers)
+ *           when all can take data) → [firmware-bridge, a client of ingest over loopback]
+ *           → systemd READY=1
+ *   close:  STOPPING=1 → [firmware-bridge: device publishes in flight acked, links closed] → ingest
+ *           (stop accepting, stop reading, appends in flight committed and acked, clients closed)
+ *           → [forward: finish the batch in flight] → log (commit what is pending, close LMDB)
+ *           → ops (HTTP, timers)
  *
  * Parts meet only here: ingest appends to the log, forward reads it, ops gets numbers through probes.
  */

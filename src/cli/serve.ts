@@ -55,12 +55,12 @@ async function serve(file: string | undefined, overrides: Parameters<typeof load
     throw err;
   }
   logger.info({ mqtt: ports.mqtt, http: ports.http, ...(ports.bridge.length > 0 ? { bridge: ports.bridge } : {}), dataDir: config.dataDir }, 'listening');
-  // SIGHUP (systemd's ExecReload): new passwords and ACLs without dropping anyone; a bad file is
-  // logged with its file and line, and the rules in force stay.
+  // SIGHUP (systemd's ExecReload): new passwords, ACLs, HTTP credentials and upstream secrets without
+  // dropping anyone; a bad file is logged with its file and line, and what it set stays in force.
   process.on('SIGHUP', () => {
     try {
       broker.reload();
-      logger.info('reloaded the password and ACL files');
+      logger.info('reloaded the password, ACL, HTTP credential and upstream files');
     } catch (err) {
       logger.error({ error: errorMessage(err) }, 'reload failed: the previous rules stay in force');
     }

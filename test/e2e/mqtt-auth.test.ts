@@ -101,7 +101,7 @@ test('SIGHUP reloads the password file without dropping clients; a damaged file 
     assert.equal((await connack(broker.mqttPort, 'c1', 'carol', 'c-secret')).code, 5);
     execFileSync('mosquitto_passwd', ['-b', file, 'carol', 'c-secret']);
     process.kill(broker.pid, 'SIGHUP');
-    await until('the reload', () => logged('reloaded the password and ACL files') === 1);
+    await until('the reload', () => logged('reloaded the password, ACL, HTTP credential and upstream files') === 1);
     assert.equal((await connack(broker.mqttPort, 'c2', 'carol', 'c-secret')).code, 0);
     // The client connected before the reload is still served.
     stay.send({ cmd: 'publish', topic: 'still/here', payload: Buffer.from('x'), qos: 1, messageId: 7, retain: false, dup: false });
