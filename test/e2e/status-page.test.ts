@@ -9,7 +9,9 @@
  * - with the upstream pointed at a closed port, it shows the upstream down and a backlog that grows
  *   as more is published;
  * - with `storage.diskFreeMinBytes` above the free space, the disk check is red, with its message;
- * - when serve goes away the page says it is stale; a screenshot is saved (its path printed);
+ * - when serve goes away the page says it is stale; when the connection drops and comes back (a TCP
+ *   proxy in between, cut and restored) it goes stale and then live again without a reload; a
+ *   screenshot is saved (its path printed);
  * - with `http.auth`, the page and its files answer 401 without credentials, like /api/v1/status,
  *   and the page works with them.
  */
@@ -41,6 +43,28 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/** A TCP relay to `port` that can be cut (connections destroyed, new ones refused) and restored. */
+async function relay(port: number): Promise<{ port: number; cut(): void; restore(): void; close(): void }> {
+  let open = true;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((inbound) => {
+    if (!open) return inbound.destroy();
+    const outbound = net.connect(port, '127.0.0.1');
+    for (const s of [inbound, outbound]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    inbound.pipe(outbound).pipe(inbound);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const cut = (): void => {
+    open = false;
+    for (const s of sockets) s.destroy();
+  };
+  return { port: (server.address() as net.AddressInfo).port, cut, restore: () => (open = true), close: () => { cut(); server.close(); } };
 }
 
 const attr = (page: Page, selector: string, name: string): Promise<string | null> => page.$eval(selector, (e, n) => e.getAttribute(n), name);
@@ -106,7 +130,8 @@ streams:
     await client.endAsync();
     assert.equal(await broker.stop(), 0);
     await until('the page says stale', async () => (await attr(w.page, '#conn', 'data-state')) === 'stale', 10_000, 100);
-    assert.match(await textOf(w.page, '#conn'), /stale/);
+    assert.match(await textOf(w.page, '#conn'), /^stale: .*last update/);
+    assert.equal(await w.page.$eval('body', (b) => b.classList.contains('stale')), true, 'the numbers are dimmed');
     await w.page.close();
   } finally {
     if (client.connected) await client.endAsync();
@@ -114,7 +139,7 @@ streams:
   }
 });
 
-test('disk under its floor: the disk check is red with its message', async () => {
+test('disk under its floor: the disk check is red with its message; a dropped connection goes stale and recovers', async () => {
   const broker = await startServe({ configYaml: 'storage: { diskFreeMinBytes: 1000TiB }\n' });
   const origin = `http://127.0.0.1:${broker.httpPort}`;
   try {
@@ -130,6 +155,24 @@ test('disk under its floor: the disk check is red with its message', async () =>
     assert.deepEqual(w.errors, []);
     assert.deepEqual(w.foreign, []);
     await w.page.close();
+
+    // The connection drops and comes back: stale, then live again, same page, no reload.
+    const link = await relay(broker.httpPort);
+    try {
+      const r = await openPage(browser, `http://127.0.0.1:${link.port}`);
+      await r.page.goto(`http://127.0.0.1:${link.port}/`, { waitUntil: 'load' });
+      await until('live through the relay', async () => (await attr(r.page, '#conn', 'data-state')) === 'live');
+      await r.page.evaluate(() => document.body.setAttribute('data-loaded-once', 'yes'));
+      link.cut();
+      await until('stale while cut', async () => (await attr(r.page, '#conn', 'data-state')) === 'stale', 15_000, 100);
+      link.restore();
+      await until('live again', async () => (await attr(r.page, '#conn', 'data-state')) === 'live', 15_000, 100);
+      assert.equal(await attr(r.page, 'body', 'data-loaded-once'), 'yes', 'the same page, not a reload');
+      assert.equal(await r.page.$eval('body', (b) => b.classList.contains('stale')), false);
+      await r.page.close();
+    } finally {
+      link.close();
+    }
   } finally {
     await broker.stop();
   }
