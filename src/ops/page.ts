@@ -9,7 +9,7 @@
  * Invariants: the set of paths is fixed here; every response carries the same strict
  * Content-Security-Policy (scripts, styles and connections from this origin only; no inline code; no
  * framing), so the page keeps working with JavaScript restricted to its own files. The page reads
- * only `/api/v1/status` and `/metrics`, which pass the same `http.auth` check as the page itself.
+ * only `/api/v1/status`, which passes the same `http.auth` check as the page itself.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

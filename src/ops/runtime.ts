@@ -18,6 +18,7 @@ import { startHttpServer, type HttpServerHandle, type HttpTlsConfig } from './ht
 import type { Logger } from './logger.js';
 import { componentLogger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import type { BridgeProbe } from './bridge-metrics.js';
 import { nextPressure, PRESSURE_IDLE, type PressureState } from './disk-pressure.js';
 import type { ForwardProbe, LogProbe } from './probes.js';
 import { StatusReporter, type IngestProbe, type StatusReport, type StorageProbe } from './status.js';
@@ -51,6 +52,8 @@ export interface OpsRuntimeOptions {
   ingest: IngestProbe;
   /** Late-bound: the forwarder may start after ops. */
   forward: () => ForwardHealthProbe | null;
+  /** Late-bound: the firmware bridge starts after ingest; null when none is configured. */
+  bridge?: () => BridgeProbe | null;
   commit: () => CommitProbe;
   /** Disk pressure: cap the log's record bytes (null lifts the cap). */
   onPressureLimit: (limitBytes: number | null) => void;
@@ -114,6 +117,8 @@ export function createOpsRuntime(o: OpsRuntimeOptions): OpsRuntime {
     health,
     limits: { storageMaxBytes: o.storage.maxBytes, diskFreeMinBytes: o.storage.diskFreeMinBytes },
     upstream: o.upstreamBrokers ? { brokers: o.upstreamBrokers } : null,
+    losses: () => o.metrics.lossTotals(),
+    bridge: () => o.bridge?.() ?? null,
   });
 
   async function checkDisk(): Promise<void> {

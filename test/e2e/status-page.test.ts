@@ -5,10 +5,12 @@
  *   scripts and styles; the page runs under it with no JavaScript error and requests nothing from any
  *   other origin;
  * - after MQTT publishes, the stream table shows each stream's record count, and the ingest rate
- *   changes without a reload (the page polls /api/v1/status);
+ *   changes without a reload (the page polls /api/v1/status); a publish to a wildcard topic shows
+ *   among the rejected, by reason;
  * - with the upstream pointed at a closed port, it shows the upstream down and a backlog that grows
  *   as more is published;
- * - with `storage.diskFreeMinBytes` above the free space, the disk check is red, with its message;
+ * - with `storage.diskFreeMinBytes` above the free space, the disk check is red, with its message,
+ *   and the records dropped under that pressure show by stream and reason;
  * - when serve goes away the page says it is stale; when the connection drops and comes back (a TCP
  *   proxy in between, cut and restored) it goes stale and then live again without a reload; a
  *   screenshot is saved (its path printed);
@@ -24,7 +26,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import type { Browser, Page } from 'puppeteer-core';
 import { httpGet } from '../../src/cli/http-get.js';
 import { launchBrowser, openPage } from '../helpers/browser.js';
-import { startServe } from '../helpers/broker.js';
+import { RawClient, startServe } from '../helpers/broker.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
 
@@ -117,6 +119,11 @@ streams:
     assert.match(await textOf(w.page, '#upstream-brokers'), new RegExp(`127\\.0\\.0\\.1:${port}`));
     assert.match(await textOf(w.page, '#drain-time'), /not draining/);
     assert.match(await textOf(w.page, '#ingest-total'), /^237 records/);
+    assert.equal(await textOf(w.page, '#rejected'), 'none');
+    const { client: raw } = await RawClient.connect(broker.mqttPort, { clientId: 'wild' });
+    raw.send({ cmd: 'publish', topic: 't/+', payload: Buffer.from('x'), qos: 0, retain: false, dup: false });
+    await until('the wildcard publish shows as rejected', async () => (await textOf(w.page, '#rejected')) === 'invalid-topic: 1', 10_000, 100);
+    raw.destroy();
 
     const shot = path.join(tmpDir('tributary-page-'), 'status-page.png');
     await w.page.screenshot({ path: shot, fullPage: true });
@@ -142,7 +149,9 @@ streams:
 test('disk under its floor: the disk check is red with its message; a dropped connection goes stale and recovers', async () => {
   const broker = await startServe({ configYaml: 'storage: { diskFreeMinBytes: 1000TiB }\n' });
   const origin = `http://127.0.0.1:${broker.httpPort}`;
+  const client = await connectAsync(broker.mqttUrl, { clientId: 'disk' });
   try {
+    await publish(client, 'sensors/1', 50);
     const w = await openPage(browser, origin, { width: 390, height: 844, dark: true });
     await w.page.goto(`${origin}/`, { waitUntil: 'load' });
     await until('disk check shown', async () => (await w.page.$('#health li[data-check="disk"]')) !== null);
@@ -152,6 +161,8 @@ test('disk under its floor: the disk check is red with its message; a dropped co
     const color = await w.page.$eval('#health li[data-check="disk"]', (e) => getComputedStyle(e).color);
     assert.equal(color, 'rgb(248, 81, 73)', 'red, in the dark scheme');
     assert.equal(await attr(w.page, '#health li[data-check="event-loop"]', 'data-ok'), 'true');
+    assert.equal(await attr(w.page, '#disk-free', 'class'), 'bad-text');
+    await until('disk.free drops shown', async () => /^default disk\.free: \d+/.test(await textOf(w.page, '#dropped')), 10_000, 100);
     assert.deepEqual(w.errors, []);
     assert.deepEqual(w.foreign, []);
     await w.page.close();
@@ -174,6 +185,7 @@ test('disk under its floor: the disk check is red with its message; a dropped co
       link.close();
     }
   } finally {
+    await client.endAsync();
     await broker.stop();
   }
 });

@@ -1,8 +1,7 @@
 // tributary status page. Plain browser JavaScript, no build step, no library, nothing off the gateway.
 //
 // Every POLL_MS it reads /api/v1/status (same origin: the browser re-sends the page's own http.auth
-// credentials), every METRICS_MS /metrics for the counters by reason the report does not carry.
-// A failed or slow read marks the page stale (banner + dimmed) and the next poll tries again: when
+// credentials), and nothing else. A failed or slow read marks the page stale (banner + dimmed) and the next poll tries again: when
 // the gateway answers, the page is live again without a reload.
 //
 // Kept here, not on the server: the last 10 minutes of samples (sparklines), and the rates the
@@ -12,14 +11,12 @@
 'use strict';
 
 const POLL_MS = 2000;
-const METRICS_MS = 10000;
 const TIMEOUT_MS = 5000;
 const HISTORY_MS = 10 * 60 * 1000;
 const SPARK_W = 300;
 const SPARK_H = 40;
 
 const history = []; // { at, recordsPerSec, bytesPerSec, recordsTotal, lagRecords, diskWrittenBytes }
-let counters = { rejected: [], dropped: [], bridge: null };
 let lastOkAt = null;
 
 const $ = (id) => document.getElementById(id);
@@ -77,29 +74,10 @@ function setConnection(ok, why) {
   document.body.classList.add('stale');
 }
 
-// Prometheus text exposition: `name{a="x",b="y"} value`; only the few series the page shows.
-function parseMetrics(body) {
-  const out = { rejected: [], dropped: [], bridge: null };
-  const bridge = {};
-  for (const line of body.split('\n')) {
-    const m = /^(tributary_[a-z_]+)(?:\{([^}]*)\})? ([0-9.eE+-]+|NaN)$/.exec(line);
-    if (m === null) continue;
-    const labels = {};
-    for (const l of (m[2] || '').matchAll(/([a-z_]+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
-    const value = Number(m[3]);
-    if (m[1] === 'tributary_rejected_publishes_total') out.rejected.push({ label: labels.reason, value });
-    else if (m[1] === 'tributary_dropped_records_total') out.dropped.push({ label: `${labels.stream} ${labels.reason}`, value });
-    else if (m[1] === 'tributary_bridge_devices') bridge[labels.state] = value;
-    else if (m[1] === 'tributary_bridge_devices_lost_total') bridge.lost = value;
-  }
-  if (Object.keys(bridge).length > 0) out.bridge = bridge;
-  return out;
-}
-
-function byReason(list) {
-  const nonzero = list.filter((x) => x.value > 0);
+function byReason(list, label, value) {
+  const nonzero = list.filter((x) => x[value] > 0);
   if (nonzero.length === 0) return 'none';
-  return nonzero.map((x) => `${x.label}: ${fmtInt(x.value)}`).join(', ');
+  return nonzero.map((x) => `${label(x)}: ${fmtInt(x[value])}`).join(', ');
 }
 
 function remember(report, now) {
@@ -208,7 +186,7 @@ function renderStorage(st, d) {
   $('disk-free').className = low ? 'bad-text' : '';
   text('write-amp', st.writeAmplification === null ? '–' : `${num1.format(st.writeAmplification)}× payload bytes`);
   text('wear', d.wearPerDay === null ? '–' : `${fmtBytes(d.wearPerDay)}/day written at the current rate`);
-  text('dropped', byReason(counters.dropped));
+  text('dropped', byReason(st.dropped || [], (x) => `${x.stream} ${x.reason}`, 'records'));
 }
 
 function renderHost(h) {
@@ -223,10 +201,9 @@ function renderHost(h) {
   text('temp', h.cpuTemperatureCelsius === null ? 'no sensor' : `${num1.format(h.cpuTemperatureCelsius)} °C`);
 }
 
-function renderDevices() {
+function renderDevices(b) {
   const dl = $('devices');
-  const b = counters.bridge;
-  if (b === null) {
+  if (b === null || b === undefined) {
     dl.replaceChildren(el('dt', null, 'devices'), el('dd', null, 'no firmware bridge configured'));
     return;
   }
@@ -245,7 +222,7 @@ function render(report) {
   $('msg-rate').dataset.value = String(ing.recordsPerSec);
   text('clients', fmtInt(ing.clients));
   text('ingest-total', `${fmtInt(ing.recordsTotal)} records, ${fmtBytes(ing.bytesTotal)}`);
-  text('rejected', byReason(counters.rejected));
+  text('rejected', byReason(ing.rejected || [], (x) => x.reason, 'publishes'));
   spark('msg-spark', 'recordsPerSec');
   spark('byte-spark', 'bytesPerSec');
   renderStreams(report.streams);
@@ -253,7 +230,7 @@ function render(report) {
   renderUpstream(report, d);
   renderStorage(report.storage, d);
   renderHost(report.host);
-  renderDevices();
+  renderDevices(report.bridge);
 }
 
 async function pollStatus() {
@@ -271,15 +248,4 @@ async function pollStatus() {
   }
 }
 
-async function pollMetrics() {
-  try {
-    counters = parseMetrics(await getText('metrics'));
-  } catch {
-    // The status poll reports the connection; the counters keep their last values meanwhile.
-  } finally {
-    setTimeout(pollMetrics, METRICS_MS);
-  }
-}
-
-void pollMetrics();
 void pollStatus();
