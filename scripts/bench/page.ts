@@ -10,7 +10,7 @@
  *
  * Page weight: the bytes Chromium received (encodedDataLength, headers included) for every response
  * from navigation until the first status poll has rendered, with an empty cache. Then the bytes per
- * minute the open page keeps pulling (polls of /api/v1/status every 2 s and /metrics every 10 s).
+ * minute the open page keeps pulling (its poll of /api/v1/status every 2 s).
  *
  * BENCH_PAGE_SCREENSHOT=FILE saves a screenshot of the page at the end of the last open phase.
  */
@@ -74,7 +74,6 @@ async function main(): Promise<void> {
       const w = await openPage(browser, origin);
       await w.page.goto(`${origin}/`, { waitUntil: 'load' });
       await w.page.waitForSelector('#conn[data-state="live"]');
-      await sleep(300); // the /metrics poll started alongside the first status poll
       if (round === 0) {
         weight = [...w.bytes.values()].reduce((a, b) => a + b, 0);
         for (const [url, n] of w.bytes) console.log(`  first load  ${url.slice(origin.length).padEnd(16)} ${kb(n)}`);

@@ -103,8 +103,10 @@ function derived() {
 function spark(id, key) {
   const svg = $(id);
   const now = history[history.length - 1].at;
+  // Until 10 minutes are kept, the line spans what there is rather than a sliver at the right edge.
+  const spanMs = Math.max(1, Math.min(HISTORY_MS, now - history[0].at));
   const max = Math.max(1, ...history.map((h) => h[key]));
-  const points = history.map((h) => `${(((h.at - (now - HISTORY_MS)) / HISTORY_MS) * SPARK_W).toFixed(1)},${(SPARK_H - 1 - (h[key] / max) * (SPARK_H - 2)).toFixed(1)}`).join(' ');
+  const points = history.map((h) => `${(((h.at - (now - spanMs)) / spanMs) * SPARK_W).toFixed(1)},${(SPARK_H - 1 - (h[key] / max) * (SPARK_H - 2)).toFixed(1)}`).join(' ');
   let line = svg.firstElementChild;
   if (line === null) {
     line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
@@ -112,6 +114,7 @@ function spark(id, key) {
   }
   line.setAttribute('points', points);
   svg.dataset.max = String(max);
+  svg.setAttribute('aria-label', `${key === 'bytesPerSec' ? 'bytes/s' : 'msg/s'}, last ${fmtSeconds(spanMs / 1000)}, peak ${fmtRate(max)}`);
 }
 
 function renderHealth(health) {
