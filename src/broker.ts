@@ -128,6 +128,7 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
         bytesTotal: () => metrics.ingestTotals().bytes,
       },
       forward: () => forwardProbe,
+      bridge: () => bridge,
       commit: () => ({ ...commitState, waitingSinceMs: openLog.commitWaitingSinceMs() }),
       onPressureLimit: (limitBytes) => {
         openLog.setPressureLimit(limitBytes);

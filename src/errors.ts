@@ -146,3 +146,9 @@ export class StatusUnavailableError extends TributaryError {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** The status page's files (src/ops/page/, copied to dist by `npm run build`) are missing from the install. */
+export class PageAssetsMissingError extends TributaryError {
+  readonly code = 'PAGE_ASSETS_MISSING';
+  readonly retriable = false;
+}

@@ -1,5 +1,6 @@
 /**
- * The operations HTTP server: `GET /healthz`, `GET /metrics`, `GET /api/v1/status`.
+ * The operations HTTP server: `GET /healthz`, `GET /metrics`, `GET /api/v1/status`, and the status
+ * page (`GET /` and its files, src/ops/page.ts) with a strict Content-Security-Policy.
  *
  * Plain node:http: three read-only routes do not justify a framework on a Pi. HEAD is served like GET
  * without a body (HTTP requires it of general-purpose servers); any other method is 405 with `Allow`.
@@ -21,6 +22,7 @@ import { ConfigError, errorMessage } from '../errors.js';
 import type { HealthReport } from './health.js';
 import type { Refusal } from './http-auth.js';
 import type { Logger } from './logger.js';
+import { PAGE_CSP, type PageAsset } from './page.js';
 
 /** The one path open without credentials: service managers and load balancers probe it. */
 export const HEALTH_PATH = '/healthz';
@@ -49,6 +51,8 @@ export interface HttpServerOptions {
   tls?: HttpTlsConfig | undefined;
   /** Asked about every request but `/healthz`'s (src/ops/http-auth.ts); without it all are served. */
   auth?: { check(req: IncomingMessage, path: string): Promise<Refusal | null> } | undefined;
+  /** The status page's files by URL path (`loadPageAssets()`); without them `/` is 404. */
+  page?: ReadonlyMap<string, PageAsset> | undefined;
 }
 
 export interface HttpServerHandle {
@@ -111,6 +115,7 @@ function buildRoutes(options: HttpServerOptions): Map<string, Route> {
       send(res, 200, options.metrics.contentType, body);
     }],
     ['/api/v1/status', async (res) => sendJson(res, 200, await options.status())],
+    ...[...(options.page ?? [])].map(([path, asset]): [string, Route] => [path, async (res) => sendAsset(res, asset)]),
   ]);
 }
 
@@ -138,6 +143,19 @@ async function handle(routes: Map<string, Route>, req: IncomingMessage, res: Ser
 
 function sendJson(res: ServerResponse, statusCode: number, body: unknown): void {
   send(res, statusCode, 'application/json; charset=utf-8', `${JSON.stringify(body)}\n`);
+}
+
+function sendAsset(res: ServerResponse, asset: PageAsset): void {
+  res.writeHead(200, {
+    'Content-Type': asset.contentType,
+    'Content-Length': asset.body.length,
+    'Content-Security-Policy': PAGE_CSP,
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    // Small files and a new version on upgrade: revalidating is cheaper than a stale page.
+    'Cache-Control': 'no-cache',
+  });
+  res.end(asset.body);
 }
 
 function send(res: ServerResponse, statusCode: number, contentType: string, body: string): void {

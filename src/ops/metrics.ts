@@ -86,6 +86,13 @@ export interface Metrics {
   recordHttpAuthFailure(reason: string): void;
   /** Totals since start across streams, for rates in the status report. */
   ingestTotals(): { records: number; bytes: number };
+  /** Publishes rejected by reason and records dropped by stream and reason since start, for the status report. */
+  lossTotals(): LossTotals;
+}
+
+export interface LossTotals {
+  rejected: Array<{ reason: string; publishes: number }>;
+  dropped: Array<{ stream: string; reason: string; records: number }>;
 }
 
 export function createMetrics(options: MetricsOptions = {}): Metrics {
@@ -95,6 +102,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
 class TributaryMetrics implements Metrics {
   readonly registry = new Registry();
   private probes: MetricsProbes = {};
+  /** The same counts as the `rejected` and `dropped` counters, readable without rendering the registry. */
+  private readonly rejectedTotals = new Map<string, number>();
+  private readonly droppedTotals = new Map<string, number>();
   private readonly failingCollectors = new Set<string>();
   /**
    * The hot path (every message): plain numbers, folded into the counters when they are scraped, so
@@ -226,10 +236,24 @@ class TributaryMetrics implements Metrics {
 
   recordRejected(reason: string): void {
     this.rejected.inc({ reason });
+    this.rejectedTotals.set(reason, (this.rejectedTotals.get(reason) ?? 0) + 1);
   }
 
   recordDropped(stream: string, reason: string, records: number): void {
     this.dropped.inc({ stream, reason }, records);
+    // Keyed by the pair: a JSON array, so no separator can be ambiguous.
+    const key = JSON.stringify([stream, reason]);
+    this.droppedTotals.set(key, (this.droppedTotals.get(key) ?? 0) + records);
+  }
+
+  lossTotals(): LossTotals {
+    return {
+      rejected: [...this.rejectedTotals].map(([reason, publishes]) => ({ reason, publishes })),
+      dropped: [...this.droppedTotals].map(([key, records]) => {
+        const [stream, reason] = JSON.parse(key) as [string, string];
+        return { stream, reason, records };
+      }),
+    };
   }
 
   recordCommit(durationSeconds: number, records: number): void {

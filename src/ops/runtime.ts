@@ -13,10 +13,12 @@ import { createEventLoopMonitor, type EventLoopMonitor } from './event-loop.js';
 import { createHostMonitor, diskFreeBytes, type HostMonitor } from './host-monitor.js';
 import { isLoopback } from '../auth/address.js';
 import { HttpAuth } from './http-auth.js';
+import { loadPageAssets } from './page.js';
 import { startHttpServer, type HttpServerHandle, type HttpTlsConfig } from './http.js';
 import type { Logger } from './logger.js';
 import { componentLogger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import type { BridgeProbe } from './bridge-metrics.js';
 import { nextPressure, PRESSURE_IDLE, type PressureState } from './disk-pressure.js';
 import type { ForwardProbe, LogProbe } from './probes.js';
 import { StatusReporter, type IngestProbe, type StatusReport, type StorageProbe } from './status.js';
@@ -50,6 +52,8 @@ export interface OpsRuntimeOptions {
   ingest: IngestProbe;
   /** Late-bound: the forwarder may start after ops. */
   forward: () => ForwardHealthProbe | null;
+  /** Late-bound: the firmware bridge starts after ingest; null when none is configured. */
+  bridge?: () => BridgeProbe | null;
   commit: () => CommitProbe;
   /** Disk pressure: cap the log's record bytes (null lifts the cap). */
   onPressureLimit: (limitBytes: number | null) => void;
@@ -113,6 +117,8 @@ export function createOpsRuntime(o: OpsRuntimeOptions): OpsRuntime {
     health,
     limits: { storageMaxBytes: o.storage.maxBytes, diskFreeMinBytes: o.storage.diskFreeMinBytes },
     upstream: o.upstreamBrokers ? { brokers: o.upstreamBrokers } : null,
+    losses: () => o.metrics.lossTotals(),
+    bridge: () => o.bridge?.() ?? null,
   });
 
   async function checkDisk(): Promise<void> {
@@ -155,7 +161,7 @@ export function createOpsRuntime(o: OpsRuntimeOptions): OpsRuntime {
       if (!httpAuth.enabled && !isLoopback(o.http.host)) {
         httpLogger.warn({ host: o.http.host }, 'http: /metrics and /api/v1/status are open to the network; set http.auth to require credentials');
       }
-      http = await startHttpServer({ host: o.http.host, port: o.http.port, tls: o.http.tls, auth: httpAuth, metrics: o.metrics, health, status: () => reporter.report(), logger: httpLogger });
+      http = await startHttpServer({ host: o.http.host, port: o.http.port, tls: o.http.tls, auth: httpAuth, metrics: o.metrics, health, status: () => reporter.report(), logger: httpLogger, page: loadPageAssets() });
       return { httpPort: http.port };
     },
     ready() {

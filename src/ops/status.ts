@@ -6,7 +6,9 @@
  * Rates come from a sampler that reads the ingest counters every `rateSampleMs` and keeps a short
  * window, so a status request does no I/O and two requests in a row agree.
  */
+import type { BridgeProbe } from './bridge-metrics.js';
 import type { HealthReport } from './health.js';
+import type { LossTotals } from './metrics.js';
 import type { ForwardProbe, HostProbe, HostSample, LogProbe, PartitionLag, UpstreamState } from './probes.js';
 
 export interface IngestProbe {
@@ -35,6 +37,18 @@ export interface StatusInputs {
   upstream: { brokers: readonly string[] } | null;
   rateSampleMs?: number;
   rateWindowMs?: number;
+  /** Rejected publishes and dropped records by reason; without it both lists are empty. */
+  losses?: () => LossTotals;
+  /** Late-bound like `forward`: the firmware bridge starts after ops; null when none is configured. */
+  bridge?: () => BridgeProbe | null;
+}
+
+/** Firmware-bridge devices now (awake = active), and lost since start. */
+export interface BridgeStatus {
+  active: number;
+  asleep: number;
+  connecting: number;
+  lost: number;
 }
 
 export interface PartitionStatus {
@@ -53,11 +67,13 @@ export interface StatusReport {
   startedAt: string;
   uptimeSeconds: number;
   health: HealthReport;
-  ingest: { clients: number; recordsTotal: number; bytesTotal: number; recordsPerSec: number; bytesPerSec: number };
+  ingest: { clients: number; recordsTotal: number; bytesTotal: number; recordsPerSec: number; bytesPerSec: number; rejected: LossTotals['rejected'] };
   streams: Array<{ stream: string; records: number; bytes: number; lagRecords: number | null; lagSeconds: number | null; partitions: PartitionStatus[] }>;
   upstream: { state: UpstreamState; lastError: string | null; brokers: readonly string[] };
-  storage: { logBytes: number; dataFileBytes: number; maxBytes: number; diskFreeBytes: number | null; diskFreeMinBytes: number; diskWrittenBytes: number; writeAmplification: number | null };
+  storage: { logBytes: number; dataFileBytes: number; maxBytes: number; diskFreeBytes: number | null; diskFreeMinBytes: number; diskWrittenBytes: number; writeAmplification: number | null; dropped: LossTotals['dropped'] };
   host: HostSample | null;
+  /** null when no firmware bridge is configured. */
+  bridge: BridgeStatus | null;
 }
 
 interface Sample {
@@ -88,13 +104,15 @@ export class StatusReporter {
     }
     const host = inputs.host?.latest() ?? null;
     const upstream = inputs.forward?.state() ?? { state: 'disabled' as const, lastError: null };
+    const losses = inputs.losses?.() ?? { rejected: [], dropped: [] };
+    const bridge = inputs.bridge?.()?.stats() ?? null;
     return {
       gateway: inputs.gatewayId,
       version: inputs.version,
       startedAt: new Date(inputs.startedAt).toISOString(),
       uptimeSeconds: Math.round((now - inputs.startedAt) / 1000),
       health: inputs.health(),
-      ingest: { clients: inputs.ingest.clients(), recordsTotal: inputs.ingest.recordsTotal(), bytesTotal: inputs.ingest.bytesTotal(), ...this.rates() },
+      ingest: { clients: inputs.ingest.clients(), recordsTotal: inputs.ingest.recordsTotal(), bytesTotal: inputs.ingest.bytesTotal(), ...this.rates(), rejected: losses.rejected },
       streams: [...byStream].map(([stream, partitions]) => ({
         stream,
         records: sum(partitions.map((p) => p.records)),
@@ -112,8 +130,10 @@ export class StatusReporter {
         diskFreeMinBytes: inputs.limits.diskFreeMinBytes,
         diskWrittenBytes: inputs.log.diskWrittenBytes(),
         writeAmplification: inputs.log.writeAmplification(),
+        dropped: losses.dropped,
       },
       host,
+      bridge: bridge === null ? null : { ...bridge.devices, lost: bridge.lost },
     };
   }
 

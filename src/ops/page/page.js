@@ -1,0 +1,254 @@
+// tributary status page. Plain browser JavaScript, no build step, no library, nothing off the gateway.
+//
+// Every POLL_MS it reads /api/v1/status (same origin: the browser re-sends the page's own http.auth
+// credentials), and nothing else. A failed or slow read marks the page stale (banner + dimmed) and the next poll tries again: when
+// the gateway answers, the page is live again without a reload.
+//
+// Kept here, not on the server: the last 10 minutes of samples (sparklines), and the rates the
+// report does not carry, from two samples: drain rate = records in − backlog growth, time to drain,
+// flash wear = disk bytes written per day. Everything is written with textContent, never innerHTML:
+// stream names and error messages come from the network.
+'use strict';
+
+const POLL_MS = 2000;
+const TIMEOUT_MS = 5000;
+const HISTORY_MS = 10 * 60 * 1000;
+const SPARK_W = 300;
+const SPARK_H = 40;
+
+const history = []; // { at, recordsPerSec, bytesPerSec, recordsTotal, lagRecords, diskWrittenBytes }
+let lastOkAt = null;
+
+const $ = (id) => document.getElementById(id);
+const num = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+const num1 = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
+
+function fmtInt(n) { return n === null || n === undefined ? '–' : num.format(n); }
+function fmtRate(n) { return n < 10 ? num1.format(n) : num.format(n); }
+function fmtBytes(n) {
+  if (n === null || n === undefined) return '–';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (Math.abs(v) >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${i === 0 ? num.format(v) : num1.format(v)} ${units[i]}`;
+}
+function fmtSeconds(s) {
+  if (s === null || s === undefined || !Number.isFinite(s)) return '–';
+  if (s < 60) return `${num1.format(s)} s`;
+  if (s < 3600) return `${num.format(Math.floor(s / 60))} min ${num.format(Math.round(s % 60))} s`;
+  if (s < 86400) return `${num.format(Math.floor(s / 3600))} h ${num.format(Math.round((s % 3600) / 60))} min`;
+  return `${num.format(Math.floor(s / 86400))} d ${num.format(Math.round((s % 86400) / 3600))} h`;
+}
+function text(id, value) { const el = $(id); if (el.textContent !== value) el.textContent = value; }
+function el(tag, cls, content) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (content !== undefined) e.textContent = content;
+  return e;
+}
+
+async function getText(path) {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), TIMEOUT_MS);
+  try {
+    const res = await fetch(path, { cache: 'no-store', credentials: 'same-origin', signal: ctl.signal });
+    if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+    return await res.text();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function setConnection(ok, why) {
+  const conn = $('conn');
+  if (ok) {
+    conn.dataset.state = 'live';
+    conn.textContent = 'live';
+    document.body.classList.remove('stale');
+    return;
+  }
+  conn.dataset.state = 'stale';
+  const since = lastOkAt === null ? 'never loaded' : `last update ${new Date(lastOkAt).toLocaleTimeString()}`;
+  conn.textContent = `stale: ${why}; ${since}; retrying every ${POLL_MS / 1000} s`;
+  document.body.classList.add('stale');
+}
+
+function byReason(list, label, value) {
+  const nonzero = list.filter((x) => x[value] > 0);
+  if (nonzero.length === 0) return 'none';
+  return nonzero.map((x) => `${label(x)}: ${fmtInt(x[value])}`).join(', ');
+}
+
+function remember(report, now) {
+  const lagRecords = report.streams.reduce((n, s) => n + (s.lagRecords || 0), 0);
+  history.push({ at: now, recordsPerSec: report.ingest.recordsPerSec, bytesPerSec: report.ingest.bytesPerSec, recordsTotal: report.ingest.recordsTotal, lagRecords, diskWrittenBytes: report.storage.diskWrittenBytes });
+  while (history.length > 2 && history[0].at < now - HISTORY_MS) history.shift();
+}
+
+// Rates over the last minute of samples (or what there is): steadier than two adjacent polls.
+function derived() {
+  const last = history[history.length - 1];
+  let first = history[0];
+  for (const h of history) if (h.at >= last.at - 60000) { first = h; break; }
+  const dt = (last.at - first.at) / 1000;
+  if (dt <= 0) return { drainPerSec: null, drainSeconds: null, wearPerDay: null };
+  const inPerSec = (last.recordsTotal - first.recordsTotal) / dt;
+  const lagGrowthPerSec = (last.lagRecords - first.lagRecords) / dt;
+  const drainPerSec = Math.max(0, inPerSec - lagGrowthPerSec);
+  const drainSeconds = last.lagRecords === 0 ? 0 : lagGrowthPerSec < 0 ? last.lagRecords / -lagGrowthPerSec : Infinity;
+  return { drainPerSec, drainSeconds, lagGrowthPerSec, wearPerDay: ((last.diskWrittenBytes - first.diskWrittenBytes) / dt) * 86400 };
+}
+
+function spark(id, key) {
+  const svg = $(id);
+  const now = history[history.length - 1].at;
+  // Until 10 minutes are kept, the line spans what there is rather than a sliver at the right edge.
+  const spanMs = Math.max(1, Math.min(HISTORY_MS, now - history[0].at));
+  const max = Math.max(1, ...history.map((h) => h[key]));
+  const points = history.map((h) => `${(((h.at - (now - spanMs)) / spanMs) * SPARK_W).toFixed(1)},${(SPARK_H - 1 - (h[key] / max) * (SPARK_H - 2)).toFixed(1)}`).join(' ');
+  let line = svg.firstElementChild;
+  if (line === null) {
+    line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
+    svg.appendChild(line);
+  }
+  line.setAttribute('points', points);
+  svg.dataset.max = String(max);
+  svg.setAttribute('aria-label', `${key === 'bytesPerSec' ? 'bytes/s' : 'msg/s'}, last ${fmtSeconds(spanMs / 1000)}, peak ${fmtRate(max)}`);
+}
+
+function renderHealth(health) {
+  const list = $('health');
+  list.replaceChildren(...health.checks.map((c) => {
+    const li = el('li', c.ok ? 'ok' : 'bad');
+    li.dataset.check = c.name;
+    li.dataset.ok = String(c.ok);
+    li.append(el('span', 'name', c.name), el('span', 'message', c.message));
+    return li;
+  }));
+  text('overall', `health ${health.status}`);
+  $('overall').className = health.status === 'ok' ? '' : 'bad-text';
+}
+
+function cells(tr, values) {
+  for (const v of values) tr.append(el('td', null, v));
+  return tr;
+}
+
+function renderStreams(streams) {
+  const rows = [];
+  for (const s of streams) {
+    const total = cells(el('tr', 'total'), [s.stream, `${s.partitions.length}`, '', '', fmtInt(s.records), fmtBytes(s.bytes), fmtInt(s.lagRecords), fmtSeconds(s.lagSeconds)]);
+    total.dataset.stream = s.stream;
+    total.dataset.records = String(s.records);
+    total.dataset.lagRecords = String(s.lagRecords);
+    rows.push(total);
+    for (const p of s.partitions) {
+      const tr = cells(el('tr', 'part'), [`  ${s.stream}`, `${p.partition}`, fmtInt(p.startOffset), fmtInt(p.endOffset), fmtInt(p.records), fmtBytes(p.bytes), fmtInt(p.lagRecords), fmtSeconds(p.lagSeconds)]);
+      tr.dataset.stream = s.stream;
+      tr.dataset.partition = String(p.partition);
+      rows.push(tr);
+    }
+  }
+  $('streams').tBodies[0].replaceChildren(...rows);
+}
+
+const UPSTREAM_WORDS = { online: 'up', degraded: 'degraded', offline: 'down', disabled: 'not configured' };
+
+function renderUpstream(report, d) {
+  const up = report.upstream;
+  const healthUp = report.health.checks.find((c) => c.name === 'upstream');
+  const refused = healthUp !== undefined && !healthUp.ok && /auth|sasl|certificate|tls/i.test(healthUp.message);
+  const state = refused ? (/auth|sasl/i.test(healthUp.message) ? 'authentication failed' : 'refused (TLS)') : UPSTREAM_WORDS[up.state] || up.state;
+  const badge = $('upstream-state');
+  text('upstream-state', state);
+  badge.dataset.state = up.state;
+  badge.className = `badge ${up.state === 'online' ? 'ok' : up.state === 'disabled' ? 'muted' : 'bad'}`;
+  text('upstream-brokers', up.brokers.length === 0 ? 'none' : up.brokers.join(', '));
+  text('upstream-error', up.lastError || (refused ? healthUp.message : 'none'));
+  const backlog = report.streams.reduce((n, s) => n + (s.lagRecords || 0), 0);
+  const oldest = Math.max(0, ...report.streams.map((s) => s.lagSeconds || 0));
+  text('backlog', up.state === 'disabled' ? '–' : `${fmtInt(backlog)} records, oldest ${fmtSeconds(oldest)}`);
+  $('backlog').dataset.records = String(backlog);
+  if (up.state === 'disabled' || d.drainPerSec === null) {
+    text('drain-rate', '–');
+    text('drain-time', '–');
+    return;
+  }
+  text('drain-rate', `${fmtRate(d.drainPerSec)} records/s`);
+  text('drain-time', d.drainSeconds === Infinity ? `not draining (backlog +${fmtRate(d.lagGrowthPerSec)}/s)` : fmtSeconds(d.drainSeconds));
+}
+
+function renderStorage(st, d) {
+  text('log-bytes', `${fmtBytes(st.logBytes)} of ${fmtBytes(st.maxBytes)} (storage.maxBytes)`);
+  $('log-meter').max = st.maxBytes;
+  $('log-meter').value = st.logBytes;
+  text('data-file', fmtBytes(st.dataFileBytes));
+  const low = st.diskFreeBytes !== null && st.diskFreeBytes < st.diskFreeMinBytes;
+  text('disk-free', `${fmtBytes(st.diskFreeBytes)} (floor ${fmtBytes(st.diskFreeMinBytes)})`);
+  $('disk-free').className = low ? 'bad-text' : '';
+  text('write-amp', st.writeAmplification === null ? '–' : `${num1.format(st.writeAmplification)}× payload bytes`);
+  text('wear', d.wearPerDay === null ? '–' : `${fmtBytes(d.wearPerDay)}/day written at the current rate`);
+  text('dropped', byReason(st.dropped || [], (x) => `${x.stream} ${x.reason}`, 'records'));
+}
+
+function renderHost(h) {
+  if (h === null) {
+    for (const id of ['mem', 'cpu', 'temp']) text(id, 'not sampled yet');
+    return;
+  }
+  const used = h.memTotalBytes - h.memAvailableBytes;
+  text('mem', `${fmtBytes(used)} used of ${fmtBytes(h.memTotalBytes)} (${fmtBytes(h.memAvailableBytes)} available)`);
+  $('mem-meter').value = h.memTotalBytes > 0 ? used / h.memTotalBytes : 0;
+  text('cpu', `${num1.format(h.cpuLoadPercent)} %`);
+  text('temp', h.cpuTemperatureCelsius === null ? 'no sensor' : `${num1.format(h.cpuTemperatureCelsius)} °C`);
+}
+
+function renderDevices(b) {
+  const dl = $('devices');
+  if (b === null || b === undefined) {
+    dl.replaceChildren(el('dt', null, 'devices'), el('dd', null, 'no firmware bridge configured'));
+    return;
+  }
+  const rows = [['awake', b.active], ['asleep', b.asleep], ['connecting', b.connecting], ['lost (total)', b.lost]];
+  dl.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', null, k), el('dd', null, fmtInt(v || 0))]));
+}
+
+function render(report) {
+  text('gateway', report.gateway);
+  text('version', `v${report.version}`);
+  text('uptime', fmtSeconds(report.uptimeSeconds));
+  renderHealth(report.health);
+  const ing = report.ingest;
+  text('msg-rate', `${fmtRate(ing.recordsPerSec)} msg/s`);
+  text('byte-rate', `${fmtBytes(ing.bytesPerSec)}/s`);
+  $('msg-rate').dataset.value = String(ing.recordsPerSec);
+  text('clients', fmtInt(ing.clients));
+  text('ingest-total', `${fmtInt(ing.recordsTotal)} records, ${fmtBytes(ing.bytesTotal)}`);
+  text('rejected', byReason(ing.rejected || [], (x) => x.reason, 'publishes'));
+  spark('msg-spark', 'recordsPerSec');
+  spark('byte-spark', 'bytesPerSec');
+  renderStreams(report.streams);
+  const d = derived();
+  renderUpstream(report, d);
+  renderStorage(report.storage, d);
+  renderHost(report.host);
+  renderDevices(report.bridge);
+}
+
+async function pollStatus() {
+  try {
+    const report = JSON.parse(await getText('api/v1/status'));
+    const now = Date.now();
+    remember(report, now);
+    lastOkAt = now;
+    render(report);
+    setConnection(true);
+  } catch (err) {
+    setConnection(false, err.name === 'AbortError' ? 'no answer' : err.message);
+  } finally {
+    setTimeout(pollStatus, POLL_MS);
+  }
+}
+
+void pollStatus();
