@@ -13,6 +13,7 @@
  * must fix (`upstream`), and not a liveness one: a restart reads the same files and is refused again.
  */
 import type { UpstreamState } from './probes.js';
+import { formatBytes } from '../config/units.js';
 
 export type CheckName = 'event-loop' | 'commit' | 'disk' | 'forward' | 'upstream';
 
@@ -110,7 +111,7 @@ function commitCheck(inputs: HealthInputs, stallMs: number): HealthCheck {
 function diskCheck(freeBytes: number | null, minBytes: number): HealthCheck {
   if (freeBytes === null) return { name: 'disk', ok: true, message: 'disk not sampled yet' };
   const ok = freeBytes >= minBytes;
-  const message = `${freeBytes} bytes free on the data filesystem (floor ${minBytes})`;
+  const message = `${formatBytes(freeBytes)} free on the data filesystem (floor ${formatBytes(minBytes)})`;
   return { name: 'disk', ok, message };
 }
 

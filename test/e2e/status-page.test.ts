@@ -157,7 +157,7 @@ test('disk under its floor: the disk check is red with its message; a dropped co
     await until('disk check shown', async () => (await w.page.$('#health li[data-check="disk"]')) !== null);
     assert.equal(await attr(w.page, '#health li[data-check="disk"]', 'data-ok'), 'false');
     assert.equal(await attr(w.page, '#health li[data-check="disk"]', 'class'), 'bad');
-    assert.match(await textOf(w.page, '#health li[data-check="disk"]'), /bytes free on the data filesystem \(floor/);
+    assert.match(await textOf(w.page, '#health li[data-check="disk"]'), / free on the data filesystem \(floor \d+(\.\d)? [KMGT]?i?B\)/);
     const color = await w.page.$eval('#health li[data-check="disk"]', (e) => getComputedStyle(e).color);
     assert.equal(color, 'rgb(248, 81, 73)', 'red, in the dark scheme');
     assert.equal(await attr(w.page, '#health li[data-check="event-loop"]', 'data-ok'), 'true');

@@ -79,7 +79,7 @@ test('disk under its floor fails /healthz but keeps the watchdog fed', () => {
   const report = evaluateHealth({ ...healthyInputs(), diskFreeBytes: LIMITS.diskFreeMinBytes - 1 }, LIMITS);
   assert.equal(report.status, 'fail');
   assert.deepEqual(failingChecks(report).map((c) => c.name), ['disk']);
-  assert.match(failingChecks(report)[0]?.message ?? '', /floor 536870912/);
+  assert.match(failingChecks(report)[0]?.message ?? '', /floor 512.0 MiB/);
   assert.equal(isLive(report), true);
   assert.deepEqual(failingNames({ ...healthyInputs(), diskFreeBytes: LIMITS.diskFreeMinBytes }), []);
 });
