@@ -26,8 +26,13 @@ process.on('unhandledRejection', (reason) => unhandled.push(reason));
 
 type Mechanism = 'scram-sha-256' | 'scram-sha-512' | 'plain';
 
-function sinkFor(brokers: string[], security: UpstreamSecurity | undefined): Sink {
-  return createKafkaSink({ brokers, clientId: 'tributary-test', compression: 'lz4', requestTimeoutMs: 3_000, connectTimeoutMs: 2_000, sendTimeoutMs: 10_000, security });
+/**
+ * `patient`: timeouts no loaded machine reaches, so no request is retried (a retry may duplicate what
+ * Kafka already wrote, which the contract allows) and every record can be asserted exactly once, in order.
+ */
+function sinkFor(brokers: string[], security: UpstreamSecurity | undefined, patient = false): Sink {
+  const timeouts = patient ? { requestTimeoutMs: 30_000, connectTimeoutMs: 10_000, sendTimeoutMs: 120_000 } : { requestTimeoutMs: 3_000, connectTimeoutMs: 2_000, sendTimeoutMs: 10_000 };
+  return createKafkaSink({ brokers, clientId: 'tributary-test', compression: 'lz4', ...timeouts, security });
 }
 
 function records(topic: string, count: number): SinkRecord[] {
@@ -86,7 +91,7 @@ describe('kafka sink over SASL_SSL', () => {
     await Promise.all(
       cases.map(async ({ name, mechanism, clientCert }) => {
         const topic = `sec-${name}-${runId}`;
-        const sink = sinkFor([secure.bootstrap], securityOf(mechanism, { clientCert: clientCert === true }));
+        const sink = sinkFor([secure.bootstrap], securityOf(mechanism, { clientCert: clientCert === true }), true);
         try {
           await sink.send(records(topic, 30));
           await sink.send(records(topic, 30).map((r, i) => ({ ...r, headers: [[Buffer.from('tributary.offset'), Buffer.from(String(30 + i))] as const] })));
