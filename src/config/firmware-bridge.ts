@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import type { BridgeLogger, BridgeOptions } from '../../firmware-bridge/src/index.js';
 import { ConfigError } from '../errors.js';
 import type { FirmwareBridgeConfig } from './load.js';
+import { readPasswordFile } from './files.js';
 
 export function firmwareBridgeOptions(c: FirmwareBridgeConfig, broker: { host: string; port: number }, logger: BridgeLogger): BridgeOptions {
   const m = c.mqttsn;
@@ -41,14 +42,5 @@ export function parseBrokerUrl(url: string): { host: string; port: number } {
 }
 
 function readPassword(file: string | undefined): Buffer | undefined {
-  if (file === undefined) return undefined;
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`firmwareBridge.broker.passwordFile: cannot read ${file}: ${(err as Error).message}`, 'firmwareBridge.broker.passwordFile', { cause: err });
-  }
-  const password = text.split('\n')[0] ?? '';
-  if (password === '') throw new ConfigError(`firmwareBridge.broker.passwordFile: ${file} is empty`, 'firmwareBridge.broker.passwordFile');
-  return Buffer.from(password);
+  return file === undefined ? undefined : Buffer.from(readPasswordFile(file, 'firmwareBridge.broker.passwordFile'));
 }

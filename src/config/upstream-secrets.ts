@@ -17,6 +17,7 @@ import { inspect } from 'node:util';
 import { ConfigError, errorMessage } from '../errors.js';
 import type { KafkaConfig } from './load.js';
 import type { SASL_MECHANISMS } from './schema.js';
+import { readConfiguredFile, readPasswordFile } from './files.js';
 
 export const KAFKA_PASSWORD_ENV = 'TRIBUTARY_KAFKA_PASSWORD';
 
@@ -102,7 +103,7 @@ function readTls(config: NonNullable<KafkaConfig['tls']>): UpstreamTls {
   for (const key of ['ca', 'cert', 'key'] as const satisfies readonly TlsFileKey[]) {
     const file = config[key];
     if (file === undefined) continue;
-    result[key] = readFile(`upstream.kafka.tls.${key}`, file);
+    result[key] = readConfiguredFile(file, `upstream.kafka.tls.${key}`);
     result.files[key] = file;
   }
   try {
@@ -132,21 +133,10 @@ function readSasl(config: NonNullable<KafkaConfig['sasl']>, env: NodeJS.ProcessE
   if (config.passwordFile === undefined) {
     throw new ConfigError(`upstream.kafka.sasl.passwordFile: no password for ${username}: give passwordFile or set ${KAFKA_PASSWORD_ENV}`, 'upstream.kafka.sasl.passwordFile');
   }
-  const password = readFile('upstream.kafka.sasl.passwordFile', config.passwordFile).toString('utf8').replace(/\r?\n$/, '');
-  if (password.length === 0) {
-    throw new ConfigError(`upstream.kafka.sasl.passwordFile: ${config.passwordFile} is empty`, 'upstream.kafka.sasl.passwordFile');
-  }
+  const password = readPasswordFile(config.passwordFile, 'upstream.kafka.sasl.passwordFile');
   return { mechanism, username, password: new Secret(password), passwordSource: `passwordFile ${config.passwordFile}` };
 }
 
-function readFile(key: string, file: string): Buffer {
-  try {
-    return fs.readFileSync(file);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(`${key}: cannot read ${file}${code ? ` (${code})` : ''}`, key, { cause: err });
-  }
-}
 
 /** True when both would open the same sessions: then a reload need not start a new one. */
 export function sameUpstreamSecurity(a: UpstreamSecurity | undefined, b: UpstreamSecurity | undefined): boolean {

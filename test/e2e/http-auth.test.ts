@@ -165,10 +165,10 @@ test('a token file, certificate or key that cannot be read or used stops serve w
   fs.writeFileSync(garbage, 'not a certificate\n');
   const missing = path.join(dir, 'missing');
   const cases: Array<[string, RegExp]> = [
-    [`http: { auth: { bearerTokenFile: ${missing} } }`, new RegExp(`http\\.auth\\.bearerTokenFile: cannot read ${missing}: ENOENT`)],
-    [`http: { auth: { passwordFile: ${missing} } }`, new RegExp(`http\\.auth\\.passwordFile: cannot read ${missing}: ENOENT`)],
-    [`http: { tls: { cert: ${missing}, key: ${garbage} } }`, new RegExp(`http\\.tls\\.cert: cannot read ${missing}: ENOENT`)],
-    [`http: { tls: { cert: ${garbage}, key: ${missing} } }`, new RegExp(`http\\.tls\\.key: cannot read ${missing}: ENOENT`)],
+    [`http: { auth: { bearerTokenFile: ${missing} } }`, new RegExp(`http\\.auth\\.bearerTokenFile: cannot read ${missing} \\(ENOENT\\)`)],
+    [`http: { auth: { passwordFile: ${missing} } }`, new RegExp(`http\\.auth\\.passwordFile: cannot read ${missing} \\(ENOENT\\)`)],
+    [`http: { tls: { cert: ${missing}, key: ${garbage} } }`, new RegExp(`http\\.tls\\.cert: cannot read ${missing} \\(ENOENT\\)`)],
+    [`http: { tls: { cert: ${garbage}, key: ${missing} } }`, new RegExp(`http\\.tls\\.key: cannot read ${missing} \\(ENOENT\\)`)],
     [`http: { tls: { cert: ${garbage}, key: ${garbage} } }`, new RegExp(`http\\.tls: cannot use cert ${garbage} with key ${garbage}`)],
   ];
   for (const [yaml, message] of cases) {
