@@ -23,7 +23,7 @@
  *
  * What the client does and what this file does: the client (its Producer) connects, authenticates, finds
  * leaders (metadata), obtains the idempotent producer id and frames, matches and parses requests. This file
- * builds the produce requests itself (record-batch.ts) and owns the sequence numbers: the client's own
+ * builds the produce requests itself (../kafka-records/record-batch.ts) and owns the sequence numbers: the client's own
  * send path cost several small buffers, two Maps and a string per record, which made a backlog drain
  * CPU-bound in the client.
  *
@@ -61,7 +61,7 @@ import type { UpstreamSecurity } from '../config/upstream-secrets.js';
 import { ConfigError, UpstreamError, errorMessage } from '../errors.js';
 import { sleep } from './backoff.js';
 import { clientSecurityOptions, securityFailure, securityFailureMessage } from './kafka-security.js';
-import { encodeRecordBatch, nextSequence, type BatchCodec, type BatchProducer, type BatchRecord } from './record-batch.js';
+import { encodeRecordBatch, nextSequence, type BatchCodec, type BatchProducer, type BatchRecord } from '../kafka-records/record-batch.js';
 
 export interface SinkRecord {
   topic: string;
@@ -412,7 +412,7 @@ function encodeBatches(
 }
 
 /*
- * Produce request v9 (Kafka 2.4 and later), with record batches encoded by record-batch.ts:
+ * Produce request v9 (Kafka 2.4 and later), with record batches encoded by ../kafka-records/record-batch.ts:
  *   transactional_id COMPACT_NULLABLE_STRING (null) | acks INT16 | timeout_ms INT32
  *   | [topic_data: name COMPACT_STRING | [partition_data: index INT32 | records COMPACT_RECORDS | tags] | tags]
  *   | tags

@@ -14,14 +14,14 @@
  */
 import { LogClosedError, UpstreamError } from '../errors.js';
 import type { LogRecord, PartitionInfo, ReadLimits } from '../log/index.js';
-import { partitionKeyOf, UPSTREAM_GROUP } from '../log/index.js';
+import { UPSTREAM_GROUP } from '../log/index.js';
+import { KafkaRecordMapper, kafkaRecordBytes } from '../kafka-records/from-log.js';
 import type { Logger } from '../ops/logger.js';
 import { backoffDelayMs, sleep, type BackoffLimits } from './backoff.js';
 import type { SinkRecord, Sink } from './kafka-sink.js';
 import { describeError, isLinkWide, type Link, type StreamBlocks } from './link.js';
 import type { SendScheduler } from './scheduler.js';
 import type { Ticker } from './ticker.js';
-import { Utf8Cache } from '../utf8-cache.js';
 
 /** The part of `Log` the forwarder uses: reads and the cursor, never appends (DESIGN.md). */
 export interface ForwardLog {
@@ -32,21 +32,6 @@ export interface ForwardLog {
   streamNames(): string[];
   streamSpec(stream: string): { partitions: number };
 }
-
-/** Offsets stop at 2^53 (keys.ts): 16 decimal digits. */
-const OFFSET_DIGITS_MAX = 16;
-
-/** The header names DESIGN.md lists, as the bytes the sink sends. */
-const HEADER = {
-  gateway: Buffer.from('tributary.gateway'),
-  stream: Buffer.from('tributary.stream'),
-  partition: Buffer.from('tributary.partition'),
-  offset: Buffer.from('tributary.offset'),
-  mqttTopic: Buffer.from('mqtt.topic'),
-} as const;
-
-/** A Kafka header: name and value bytes. */
-type Header = readonly [Buffer, Buffer];
 
 export interface PartitionTarget {
   stream: string;
@@ -95,21 +80,15 @@ export class PartitionLoop {
   /** Timestamp of the oldest record not yet forwarded, or when new data was first noticed; null when caught up. */
   #oldestPendingMs: number | null = null;
   #attempts = 0;
-  /** The three headers that are the same on every record of this partition. */
-  readonly #headers: readonly [Header, Header, Header];
-  /** Topics and keys repeat from record to record: their bytes are encoded once. */
-  readonly #utf8 = new Utf8Cache(10_000);
+  /** Log records as the Kafka records DESIGN.md specifies (shared with the local Kafka API). */
+  readonly #mapper: KafkaRecordMapper;
 
   constructor(
     readonly target: PartitionTarget,
     private readonly shared: LoopShared,
   ) {
     this.progressAt = shared.now();
-    this.#headers = [
-      [HEADER.gateway, Buffer.from(target.gatewayId)],
-      [HEADER.stream, Buffer.from(target.stream)],
-      [HEADER.partition, Buffer.from(String(target.partition))],
-    ];
+    this.#mapper = new KafkaRecordMapper({ ...target });
   }
 
   lagRecords(): number {
@@ -234,28 +213,10 @@ export class PartitionLoop {
     const last = records.at(-1);
     if (first === undefined || last === undefined) return null;
     this.#oldestPendingMs = first.timestamp;
-    // The offsets' decimal digits (a header) share one buffer: a Buffer per record cost more than the rest.
-    const digits = Buffer.allocUnsafe(records.length * OFFSET_DIGITS_MAX);
-    let digitsAt = 0;
-    const sinkRecords = records.map((r) => {
-      const length = digits.write(String(r.offset), digitsAt, 'latin1');
-      const offset = digits.subarray(digitsAt, (digitsAt += length));
-      return this.#toSinkRecord(r, offset);
-    });
+    const sinkRecords: SinkRecord[] = this.#mapper.map(records);
     let bytes = 0;
-    for (const r of sinkRecords) bytes += r.value.length + (r.key?.length ?? 0) + headerBytes(r.headers);
+    for (const r of sinkRecords) bytes += kafkaRecordBytes(r);
     return { records: sinkRecords, bytes, nextOffset: last.offset + 1 };
-  }
-
-  #toSinkRecord(r: LogRecord, offsetDigits: Buffer): SinkRecord {
-    const [gateway, stream, partition] = this.#headers;
-    return {
-      topic: this.target.kafkaTopic,
-      key: this.#utf8.get(partitionKeyOf(this.target.keySpec, r.topic, r.clientId)),
-      value: r.payload,
-      timestamp: r.timestamp,
-      headers: [gateway, stream, partition, [HEADER.offset, offsetDigits], [HEADER.mqttTopic, this.#utf8.get(r.topic)]],
-    };
   }
 
   #sendSucceeded(): void {
@@ -317,8 +278,3 @@ export class PartitionLoop {
   }
 }
 
-function headerBytes(headers: readonly Header[]): number {
-  let bytes = 0;
-  for (const [name, value] of headers) bytes += name.length + value.length;
-  return bytes;
-}

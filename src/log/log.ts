@@ -44,6 +44,8 @@ import { LOG_DEFAULTS, toInfo, type LogOptions, type PartitionInfo, type Partiti
 import { verifyLog } from './verify.js';
 export type { DropReason, Settle };
 
+export type AppendListener = (grown: ReadonlyArray<{ stream: string; partition: number; endOffset: number }>) => void;
+
 const MIB = 1024 * 1024;
 /** Backoff between attempts at a failed group commit: doubling from the first to the largest. */
 const COMMIT_RETRY_FIRST_MS = 50;
@@ -56,6 +58,8 @@ export class Log {
   private readonly retention: RetentionPlanner;
   private retentionTimer: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
+  /** Told after every durable commit that appended (`onAppended`). */
+  private readonly appendListeners = new Set<AppendListener>();
   /** Set once the log is broken (see the class comment): every later write fails with it. */
   private broken: Error | null = null;
   private payloadBytesAppended = 0;
@@ -205,6 +209,28 @@ export class Log {
   }
 
   // ---- reading -------------------------------------------------------------------------------
+
+  /**
+   * Calls `listener` after every durable commit that appended records, with the partitions whose end
+   * moved (their `partitionInfo` already shows the new end): how a reader long-polls without polling.
+   * Listeners run on the commit's settle path, so they must be quick and must not throw (a throw is
+   * caught and dropped, so one bad reader cannot stop the acks). Returns the unsubscribe function.
+   */
+  onAppended(listener: AppendListener): () => void {
+    this.appendListeners.add(listener);
+    return () => this.appendListeners.delete(listener);
+  }
+
+  private notifyAppended(parts: PartitionRef[]): void {
+    const grown = parts.map((p) => ({ stream: p.stream, partition: p.index, endOffset: p.state.endOffset }));
+    for (const listener of this.appendListeners) {
+      try {
+        listener(grown);
+      } catch {
+        // See onAppended: a reader's failure is the reader's.
+      }
+    }
+  }
 
   read(stream: string, partition: number, fromOffset: number, limits: ReadLimits): LogRecord[] {
     const part = this.partition(stream, partition);
@@ -369,7 +395,12 @@ export class Log {
     } catch (err) {
       return this.breakWith(err, items);
     }
-    for (const [part, state] of working) part.state = state;
+    // Partitions whose end moved, for the append listeners (long-polling readers): only when there are any.
+    const grownParts: PartitionRef[] | null = appends > 0 && this.appendListeners.size > 0 ? [] : null;
+    for (const [part, state] of working) {
+      if (grownParts !== null && state.endOffset > part.state.endOffset) grownParts.push(part);
+      part.state = state;
+    }
     for (const part of checkpointed) part.checkpointEnd = part.state.endOffset;
     this.payloadBytesAppended += payloadBytes;
     for (let i = 0; i < items.length; i++) {
@@ -386,6 +417,7 @@ export class Log {
         else item.settle(null, results[i] as number);
       }
       this.options.observer?.commit?.(committedMs, appends);
+      if (grownParts !== null) this.notifyAppended(grownParts);
     };
   }
 

@@ -184,3 +184,37 @@ test('appends after close are refused; close commits what was pending', async ()
   assert.equal(reader.read('s', 0, 0, ALL).length, 1);
   reader.close();
 });
+
+test('onAppended tells a reader, after each durable commit, which partitions grew, and every record up to the new end is readable', async () => {
+  const dataDir = tmpDir();
+  const log = await Log.open({ dataDir }, [{ name: 's', partitions: 3 }, { name: 'quiet', partitions: 1 }]);
+  const seen: Array<{ stream: string; partition: number; endOffset: number }> = [];
+  let readable = true;
+  const off = log.onAppended((grown) => {
+    for (const g of grown) {
+      seen.push(g);
+      // What the listener is told is already readable: nothing past the end it names is missing.
+      readable &&= log.read(g.stream, g.partition, 0, ALL).length === g.endOffset;
+    }
+  });
+  // A listener that throws must not stop the acks or the other listeners.
+  const offBad = log.onAppended(() => {
+    throw new Error('a bad reader');
+  });
+  await Promise.all([log.append('s', 0, rec(1)), log.append('s', 0, rec(2)), log.append('s', 2, rec(3))]);
+  const last = (p: number): number | undefined => seen.filter((g) => g.stream === 's' && g.partition === p).at(-1)?.endOffset;
+  assert.equal(last(0), 2);
+  assert.equal(last(2), 1);
+  assert.equal(last(1), undefined, 'partition 1 did not grow');
+  assert.ok(!seen.some((g) => g.stream === 'quiet'));
+  assert.ok(readable);
+  // A cursor commit appends nothing: no call.
+  const before = seen.length;
+  await log.commitCursor('g', 's', 0, 1);
+  assert.equal(seen.length, before);
+  off();
+  offBad();
+  await log.append('s', 1, rec(4));
+  assert.equal(seen.length, before, 'no calls after unsubscribing');
+  await log.close();
+});

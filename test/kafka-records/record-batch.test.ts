@@ -1,5 +1,5 @@
 /**
- * The Kafka record batch encoder (src/forward/record-batch.ts), checked against an independent decoder: the
+ * The Kafka record batch encoder (src/kafka-records/record-batch.ts), checked against an independent decoder: the
  * Kafka client's own `readRecordsBatch`, for random records (null and empty keys, headers, timestamps going
  * backwards, payloads up to 64 KiB) and every codec; the CRC-32C and the length fields are checked byte by
  * byte; zigzag varints at their boundaries. The sink's end-to-end tests (kafka-sink.test.ts) prove that a
@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { compressionsAlgorithms, crc32c, readRecordsBatch, Reader } from '@platformatic/kafka';
-import { encodeRecordBatch, nextSequence, varintBytes, writeVarint, type BatchCodec, type BatchRecord } from '../../src/forward/record-batch.js';
+import { encodeRecordBatch, nextSequence, varintBytes, writeVarint, type BatchCodec, type BatchRecord } from '../../src/kafka-records/record-batch.js';
 
 const codecs: Array<BatchCodec | null> = [null, ...(['gzip', 'snappy', 'lz4'] as const).map((name) => {
   const algorithm = compressionsAlgorithms[name];
@@ -32,12 +32,14 @@ test('batches decode with the Kafka client, for every codec, with the producer f
       fc.bigInt({ min: 0n, max: 2n ** 62n }),
       fc.integer({ min: 0, max: 32767 }),
       fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-      (records, codec, producerId, producerEpoch, baseSequence) => {
-        const batch = encodeRecordBatch(records, { producerId, producerEpoch, baseSequence }, codec, crc32c);
-        assert.equal(batch.readBigInt64BE(0), 0n, 'base offset');
+      fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 2 ** 53 - 1 })),
+      (records, codec, producerId, producerEpoch, baseSequence, baseOffset) => {
+        const batch = encodeRecordBatch(records, { producerId, producerEpoch, baseSequence }, codec, crc32c, baseOffset);
+        assert.equal(batch.readBigInt64BE(0), BigInt(baseOffset), 'base offset');
         assert.equal(batch.readInt32BE(8), batch.length - 12, 'batch length');
         assert.equal(batch.readUInt32BE(17), crc32c(batch.subarray(21)) >>> 0, 'CRC-32C');
         const decoded = readRecordsBatch(Reader.from(batch));
+        assert.equal(decoded.firstOffset, BigInt(baseOffset));
         assert.equal(decoded.magic, 2);
         assert.equal(decoded.partitionLeaderEpoch, -1);
         assert.equal(decoded.attributes, codec?.id ?? 0);

@@ -6,7 +6,7 @@
  * bookkeeping), and forwarding a backlog spent most of its time in that and in the garbage it left.
  * Here a batch measures its records first, allocates once and writes each byte once.
  *
- *   batch      := baseOffset i64 (0) | batchLength i32 | partitionLeaderEpoch i32 (-1) | magic i8 (2)
+ *   batch      := baseOffset i64 | batchLength i32 | partitionLeaderEpoch i32 (-1) | magic i8 (2)
  *                 | crc u32 | attributes i16 | lastOffsetDelta i32 | baseTimestamp i64 | maxTimestamp i64
  *                 | producerId i64 | producerEpoch i16 | baseSequence i32 | recordCount i32 | records
  *   crc        := CRC-32C of every byte from `attributes` to the end of the batch
@@ -18,7 +18,11 @@
  *
  * Varints are zigzag-encoded, as in protobuf. Timestamps are milliseconds held in JavaScript numbers
  * (exact far beyond any real clock), so the varlong code uses arithmetic, not 32-bit bitwise operators.
- * Pure: no I/O, no client; the checksum and the compression are given by the caller.
+ * `baseOffset` is 0 for a batch produced upstream (Kafka assigns offsets) and the first record's log offset
+ * for a batch the local Kafka API serves (src/kafka-api), whose records are contiguous, so a record's
+ * offset delta is its index.
+ * Pure: no I/O, no client; the checksum and the compression are given by the caller. Shared by the
+ * forwarder and the local Kafka API, so neither imports the other.
  */
 
 export interface BatchRecord {
@@ -52,7 +56,7 @@ const CRC_FROM = 21;
 const TWO_32 = 2 ** 32;
 
 /** Encodes `records` (at least one) as one record batch. */
-export function encodeRecordBatch(records: readonly BatchRecord[], producer: BatchProducer, codec: BatchCodec | null, crc32c: Crc32c): Buffer {
+export function encodeRecordBatch(records: readonly BatchRecord[], producer: BatchProducer, codec: BatchCodec | null, crc32c: Crc32c, baseOffset = 0): Buffer {
   const first = records[0];
   if (first === undefined) throw new RangeError('a record batch needs at least one record');
   const baseTimestamp = first.timestamp;
@@ -95,8 +99,7 @@ export function encodeRecordBatch(records: readonly BatchRecord[], producer: Bat
   } else {
     batch = recordsBuf;
   }
-  batch.writeUInt32BE(0, 0);
-  batch.writeUInt32BE(0, 4);
+  writeInt64(batch, baseOffset, 0);
   batch.writeInt32BE(batch.length - 12, 8);
   batch.writeInt32BE(-1, 12);
   batch[16] = 2;
