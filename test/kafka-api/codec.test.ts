@@ -235,3 +235,25 @@ test('our own bad values: TypeError naming the field path', () => {
   assert.throws(() => encodeRequest({ apiKey: Metadata, apiVersion: 13, correlationId: 1, clientId: null }, {}), TypeError);
   assert.ok(fetchWith({ partitionIndex: 2, errorCode: 0, highWatermark: 0n }).length > 0, 'defaults fill the fields left out');
 });
+
+test('tagged fields: known ones by tag, unknown ones kept in _unknownTaggedFields and written back in tag order', () => {
+  const body = {
+    replicaId: -1, maxWaitMs: 0, minBytes: 0, topics: [], forgottenTopicsData: [], rackId: '',
+    clusterId: 'c1', _unknownTaggedFields: [{ tag: 7, data: Buffer.from('hi') }],
+  };
+  const frame = encodeRequest({ apiKey: Fetch, apiVersion: 12, correlationId: 1, clientId: null }, body);
+  // ... rackId '' (compact: 0x01) | 2 tagged fields | tag 0, 3 bytes, compact 'c1' | tag 7, 2 bytes, 'hi'
+  assert.deepEqual([...frame.subarray(-11)], [0x01, 0x02, 0x00, 0x03, 0x03, 0x63, 0x31, 0x07, 0x02, 0x68, 0x69]);
+  const decoded = decodeRequest(frame.subarray(4)).body;
+  assert.equal(decoded?.clusterId, 'c1');
+  assert.deepEqual(decoded?._unknownTaggedFields, [{ tag: 7, data: Buffer.from('hi') }]);
+  assert.deepEqual(encodeRequest({ apiKey: Fetch, apiVersion: 12, correlationId: 1, clientId: null }, decoded ?? {}), frame);
+  // A known tagged field equal to its default is not written; absent, decoding gives the default.
+  const plain = encodeRequest({ apiKey: Fetch, apiVersion: 12, correlationId: 1, clientId: null }, { ...body, clusterId: null, _unknownTaggedFields: [] });
+  assert.equal(plain.at(-1), 0x00, 'no tagged fields');
+  assert.equal(decodeRequest(plain.subarray(4)).body?.clusterId, null);
+  // A tagged field whose value runs past its declared size is refused.
+  const bad = Buffer.from(frame.subarray(4));
+  bad[bad.length - 8] = 0x02;
+  assert.throws(() => decodeRequest(bad), ProtocolError);
+});
