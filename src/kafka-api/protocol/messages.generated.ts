@@ -4,9 +4,6 @@
 /* eslint-disable */
 import type { ApiSpec, MessageSpec, TaggedField } from './schema.js';
 
-/** Kafka's "N+": no upper bound. */
-const M = 0x7fff;
-
 export const REQUEST_HEADER: MessageSpec = { name: 'RequestHeader', versions: [0, 2], flexibleFrom: 2, fields: [
   { name: 'requestApiKey', type: 'int16', versions: [0, 2] },
   { name: 'requestApiVersion', type: 'int16', versions: [0, 2] },
