@@ -152,3 +152,20 @@ export class PageAssetsMissingError extends TributaryError {
   readonly code = 'PAGE_ASSETS_MISSING';
   readonly retriable = false;
 }
+
+/**
+ * A Kafka protocol frame is malformed (truncated, a length past the end, null where not nullable,
+ * trailing bytes). `offset` is the byte in the frame (after its size prefix) where the fault was found.
+ * The connection that sent it is to be closed: the stream can no longer be trusted to be in step.
+ */
+export class ProtocolError extends TributaryError {
+  readonly code = 'KAFKA_PROTOCOL';
+  readonly retriable = false;
+  constructor(
+    message: string,
+    readonly offset: number,
+    options: ErrorOptions = {},
+  ) {
+    super(message, options);
+  }
+}
