@@ -114,6 +114,15 @@ export class LogInvariantError extends TributaryError {
   readonly retriable = false;
 }
 
+/**
+ * The Kafka API's group coordinator found its own state inconsistent (a member that is also pending, a
+ * leader that is not a member, a transition Kafka's state machine does not have). The coordinator stops.
+ */
+export class GroupInvariantError extends TributaryError {
+  readonly code = 'KAFKA_API_GROUP_INVARIANT';
+  readonly retriable = false;
+}
+
 /** The storage limit leaves no room and nothing more can be dropped. */
 export class StorageFullError extends TributaryError {
   readonly code = 'STORAGE_FULL';
