@@ -240,7 +240,7 @@ test('before any record is sent: an upstream that never answers is "connecting",
     assert.equal(await attr(q.page, '#upstream-state', 'data-state'), 'connecting');
     assert.equal(await textOf(q.page, '#upstream-state'), 'connecting…');
     assert.equal(await attr(q.page, '#upstream-state', 'class'), 'badge muted', 'neither green nor red: nobody knows yet');
-    assert.equal(await textOf(q.page, '#backlog'), '0 records');
+    assert.equal(await textOf(q.page, '#backlog'), '0 records, oldest 0 s');
     const status = JSON.parse((await httpGet(`http://127.0.0.1:${quiet.httpPort}/api/v1/status`)).body) as { upstream: { state: string; lastError: string | null } };
     assert.deepEqual([status.upstream.state, status.upstream.lastError], ['connecting', null]);
     assert.match(await quiet.metrics(), /^tributary_upstream_up 0$/m);
@@ -250,7 +250,7 @@ test('before any record is sent: an upstream that never answers is "connecting",
     await until('down without a record sent', async () => (await attr(d.page, '#upstream-state', 'data-state')) === 'offline', 10_000, 100);
     assert.equal(await textOf(d.page, '#upstream-state'), 'down');
     assert.match(await textOf(d.page, '#upstream-error'), /^UPSTREAM_UNREACHABLE: Kafka connect to 127\.0\.0\.1:\d+ failed/);
-    assert.equal(await textOf(d.page, '#backlog'), '0 records');
+    assert.equal(await textOf(d.page, '#backlog'), '0 records, oldest 0 s');
     for (const w of [q, d]) {
       assert.deepEqual(w.errors, []);
       assert.deepEqual(w.foreign, []);

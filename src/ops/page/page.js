@@ -178,7 +178,7 @@ const UPSTREAM_WORDS = { connecting: 'connecting…', online: 'up', degraded: 'd
 const REFUSAL_WORDS = { authentication: 'authentication failed', tls: 'TLS verification failed' };
 const BADGE = { online: 'ok', disabled: 'muted', connecting: 'muted' };
 
-function renderUpstream(up) {
+function renderUpstream(up, streams) {
   const badge = $('upstream-state');
   text('upstream-state', up.refusal ? REFUSAL_WORDS[up.refusal] || up.refusal : UPSTREAM_WORDS[up.state] || up.state);
   badge.dataset.state = up.state;
@@ -192,7 +192,8 @@ function renderUpstream(up) {
     for (const id of ['backlog', 'drain-rate', 'drain-time']) text(id, '–');
     return;
   }
-  text('backlog', `${fmtInt(backlog)} records`);
+  const oldest = Math.max(0, ...streams.map((x) => x.lagSeconds || 0));
+  text('backlog', `${fmtInt(backlog)} records, oldest ${fmtSeconds(oldest)}`);
   text('drain-rate', up.drainRecordsPerSec === null ? '–' : `${fmtRate(up.drainRecordsPerSec)} records/s`);
   const growth = up.backlogGrowthRecordsPerSec;
   text('drain-time', up.drainSeconds !== null ? fmtSeconds(up.drainSeconds) : growth === null ? '–' : `not draining (backlog ${growth >= 0 ? '+' : ''}${fmtRate(growth)}/s)`);
@@ -249,7 +250,7 @@ function render(report) {
   spark('msg-spark', 'recordsPerSec');
   spark('byte-spark', 'bytesPerSec');
   renderStreams(report.streams);
-  renderUpstream(report.upstream);
+  renderUpstream(report.upstream, report.streams);
   renderStorage(report.storage);
   renderHost(report.host);
   renderDevices(report.bridge);
