@@ -26,6 +26,8 @@ const API_VERSIONS: ReadonlyArray<readonly [name: string, min: number, max: numb
   ['SyncGroup', 0, 5], ['Heartbeat', 0, 4], ['LeaveGroup', 0, 5], ['OffsetFetch', 0, 9],
   ['OffsetCommit', 0, 9], ['ListOffsets', 0, 9], ['Fetch', 0, 17], ['DescribeGroups', 0, 5],
   ['ListGroups', 0, 5], ['DeleteGroups', 0, 2], ['SaslHandshake', 0, 1], ['SaslAuthenticate', 0, 2],
+  // Produce: advertised only so that librdkafka enables record batches (its MsgVer2 feature needs it), and refused.
+  ['Produce', 3, 9],
 ];
 
 const PRIMITIVES: ReadonlySet<string> = new Set<PrimitiveType>([

@@ -9,6 +9,7 @@ import { BROKER_NODE_ID, LEADER_EPOCH, type TopicCatalog, type TopicEntry } from
 
 /** Kafka's API keys for what this server answers. */
 export const ApiKey = {
+  Produce: 0,
   Fetch: 1,
   ListOffsets: 2,
   Metadata: 3,
@@ -31,25 +32,34 @@ export type ApiName = keyof typeof ApiKey;
 export const API_NAMES = new Map<number, ApiName>(Object.entries(ApiKey).map(([name, key]) => [key, name as ApiName]));
 
 /**
- * What is advertised. Every version in a range works (the tests drive both ends of each): the classic
- * encodings kafkajs and librdkafka use and the flexible ones of the Java client and @platformatic/kafka.
- * Not advertised on purpose: Produce (sensors write over MQTT) and OffsetForLeaderEpoch (without it the
- * Java client skips epoch validation, which a single, never-failing-over leader does not need).
+ * What is advertised. Every version in a range works (test/kafka-api/versions.test.ts sends each one):
+ * the classic encodings kafkajs and librdkafka use and the flexible ones of the Java client and
+ * @platformatic/kafka.
+ *
+ * librdkafka decides what a broker can do from these ranges (its "features", rdkafka_feature.c), not
+ * from the versions it then uses: record batches need Produce 3 and Fetch 4 advertised, and consumer
+ * groups need FindCoordinator, JoinGroup, SyncGroup, Heartbeat and LeaveGroup ranges that include v0,
+ * and SaslHandshake v0 for SASL. So those ranges start at 0 (and v0 works: the group APIs' v0 lacks only
+ * fields the coordinator defaults, SaslHandshake v0 is followed by a bare SASL token, sasl in server.ts),
+ * and Produce is advertised from v3 but refused: every partition gets TOPIC_AUTHORIZATION_FAILED with
+ * a message saying to publish over MQTT (`produce` below). Not advertised: OffsetForLeaderEpoch (without
+ * it the Java client skips epoch validation, which a single, never-failing-over leader does not need).
  */
 export const SUPPORTED: ReadonlyArray<{ api: ApiName; min: number; max: number; sasl?: true }> = [
+  { api: 'Produce', min: 3, max: 9 },
   { api: 'Fetch', min: 4, max: 13 },
   { api: 'ListOffsets', min: 1, max: 9 },
   { api: 'Metadata', min: 4, max: 12 },
   { api: 'OffsetCommit', min: 2, max: 9 },
   { api: 'OffsetFetch', min: 1, max: 9 },
-  { api: 'FindCoordinator', min: 2, max: 6 },
-  { api: 'JoinGroup', min: 2, max: 9 },
-  { api: 'Heartbeat', min: 3, max: 4 },
-  { api: 'LeaveGroup', min: 1, max: 5 },
-  { api: 'SyncGroup', min: 3, max: 5 },
+  { api: 'FindCoordinator', min: 0, max: 6 },
+  { api: 'JoinGroup', min: 0, max: 9 },
+  { api: 'Heartbeat', min: 0, max: 4 },
+  { api: 'LeaveGroup', min: 0, max: 5 },
+  { api: 'SyncGroup', min: 0, max: 5 },
   { api: 'DescribeGroups', min: 0, max: 5 },
   { api: 'ListGroups', min: 0, max: 5 },
-  { api: 'SaslHandshake', min: 1, max: 1, sasl: true },
+  { api: 'SaslHandshake', min: 0, max: 1, sasl: true },
   { api: 'ApiVersions', min: 0, max: 4 },
   { api: 'SaslAuthenticate', min: 0, max: 2, sasl: true },
   { api: 'DeleteGroups', min: 0, max: 2 },
@@ -196,4 +206,28 @@ function offsetFor(log: ListOffsetsLog, stream: string, partition: number, info:
   if (lo >= info.endOffset) return { offset: -1, timestamp: -1 };
   const r = at(lo);
   return { offset: lo, timestamp: r?.timestamp ?? -1 };
+}
+
+export interface ProduceRequest {
+  acks: number;
+  topicData: Array<{ name: string; partitionData: Array<{ index: number }> }>;
+}
+
+/** The message every refused Produce carries: where the data should go instead. */
+export const READ_ONLY_MESSAGE = 'the gateway\'s Kafka API is read-only: publish over MQTT';
+
+/**
+ * Produce is refused, partition by partition (TOPIC_AUTHORIZATION_FAILED: what a producer without write
+ * rights sees, which clients treat as final, not retriable). With acks=0 Kafka sends no response, and
+ * neither does this (null).
+ */
+export function produce(body: ProduceRequest): object | null {
+  if (body.acks === 0) return null;
+  return {
+    throttleTimeMs: 0,
+    responses: body.topicData.map((t) => ({
+      name: t.name,
+      partitionResponses: t.partitionData.map((p) => ({ index: p.index, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n, recordErrors: [], errorMessage: READ_ONLY_MESSAGE })),
+    })),
+  };
 }

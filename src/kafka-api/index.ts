@@ -1,7 +1,7 @@
 /**
  * The local Kafka API (DESIGN.md "Local consumers"): the log served over Kafka's wire protocol to stock,
  * unmodified consumers on the gateway, with consumer groups whose offsets live in the log's cursors
- * table. Read-only: no Produce (sensors write over MQTT).
+ * table. Read-only: a Produce is refused (sensors write over MQTT; handlers.ts says why it is advertised).
  *
  *   server.ts             framing, connections, SASL, bad input, counting
  *   protocol/             the codec, generated from Kafka's own message definitions (scripts/kafka-api)
@@ -17,7 +17,7 @@ import type { PasswordEntry } from '../auth/password-file.js';
 import type { Log } from '../log/index.js';
 import { FetchService, type FetchRequest } from './fetch.js';
 import { GroupCoordinator } from './group-coordinator.js';
-import { ApiKey, findCoordinator, listOffsets, metadata, type FindCoordinatorRequest, type ListOffsetsRequest, type MetadataRequest } from './handlers.js';
+import { ApiKey, findCoordinator, listOffsets, metadata, produce, type FindCoordinatorRequest, type ListOffsetsRequest, type MetadataRequest, type ProduceRequest } from './handlers.js';
 import { logOffsetStore } from './offsets.js';
 import { KafkaApiServer, type BoundKafkaListener, type KafkaApiObserver, type ListenerSpec, type ServerLogger } from './server.js';
 import { TopicCatalog } from './topics.js';
@@ -71,6 +71,8 @@ export function createKafkaApi(options: KafkaApiOptions): KafkaApi {
       const version = ctx.header.apiVersion;
       const b = body as never;
       switch (apiKey) {
+        case ApiKey.Produce:
+          return produce(b as ProduceRequest);
         case ApiKey.Metadata:
           return metadata(b as MetadataRequest, version, topics, ctx.self, clusterId);
         case ApiKey.FindCoordinator:

@@ -55,7 +55,8 @@ export interface RequestContext {
 }
 
 /** Answers one decoded request (never ApiVersions or SASL, which the connection answers itself). */
-export type Dispatch = (apiKey: number, body: Record<string, unknown>, ctx: RequestContext) => Promise<object> | object;
+/** null: the request takes no response (a Produce with acks=0). */
+export type Dispatch = (apiKey: number, body: Record<string, unknown>, ctx: RequestContext) => Promise<object | null> | object | null;
 
 export interface ListenerSpec {
   host: string;
@@ -83,7 +84,12 @@ export interface BoundKafkaListener {
   tls: boolean;
 }
 
-type SaslState = 'open' | 'handshake' | 'authenticate' | 'done';
+/** 'raw': after a SaslHandshake v0 the next frame is the bare SASL token, not a Kafka request (KIP-43). */
+type SaslState = 'open' | 'handshake' | 'authenticate' | 'raw' | 'done';
+
+/** What a successful bare (v0) SASL exchange answers: an empty token, size-prefixed. */
+const EMPTY_FRAME = Buffer.alloc(4);
+const NO_RESPONSE = Buffer.alloc(0);
 
 export class KafkaApiServer {
   readonly #servers: net.Server[] = [];
@@ -218,7 +224,7 @@ class Connection {
         if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
         const response = await this.#handle(frame);
         if (response === null || this.socket.destroyed) return;
-        if (!this.socket.write(response)) {
+        if (response.length > 0 && !this.socket.write(response)) {
           if (!(await this.#drained())) {
             this.#drop('slow-reader', `a response of ${response.length} bytes not read for ${this.options.writeStallMs} ms`);
             return;
@@ -251,8 +257,9 @@ class Connection {
     });
   }
 
-  /** The encoded response to one frame, or null when the connection was closed instead. */
+  /** The encoded response to one frame (empty: none is due), or null when the connection was closed instead. */
   async #handle(frame: Buffer): Promise<Buffer | null> {
+    if (this.#sasl === 'raw') return this.#authenticate(frame, () => EMPTY_FRAME, () => null);
     let decoded: ReturnType<typeof decodeRequest>;
     try {
       decoded = decodeRequest(frame);
@@ -284,6 +291,10 @@ class Connection {
     }
     const ctx: RequestContext = { header, self: this.#self(), clientHost: this.socket.remoteAddress ?? '', signal: this.#abort.signal, user: this.#user };
     const answer = await this.options.dispatch(header.apiKey, body, ctx);
+    if (answer === null) {
+      this.#count(API_NAMES.get(header.apiKey) ?? String(header.apiKey), ErrorCode.NONE);
+      return NO_RESPONSE;
+    }
     this.#count(API_NAMES.get(header.apiKey) ?? String(header.apiKey), firstError(answer));
     return encodeResponse(header.apiKey, header.apiVersion, header.correlationId, answer);
   }
@@ -297,26 +308,38 @@ class Connection {
     if (header.apiKey === ApiKey.SaslHandshake) {
       if (this.#sasl !== 'handshake') return reply({ errorCode: ErrorCode.ILLEGAL_SASL_STATE, mechanisms: [SASL_MECHANISM] }, ErrorCode.ILLEGAL_SASL_STATE);
       if (body.mechanism !== SASL_MECHANISM) return reply({ errorCode: ErrorCode.UNSUPPORTED_SASL_MECHANISM, mechanisms: [SASL_MECHANISM] }, ErrorCode.UNSUPPORTED_SASL_MECHANISM);
-      this.#sasl = 'authenticate';
+      // v0: the token follows as a bare frame; v1: inside SaslAuthenticate.
+      this.#sasl = header.apiVersion === 0 ? 'raw' : 'authenticate';
       return reply({ errorCode: ErrorCode.NONE, mechanisms: [SASL_MECHANISM] }, ErrorCode.NONE);
     }
-    if (this.#sasl !== 'authenticate') {
-      return reply({ errorCode: ErrorCode.ILLEGAL_SASL_STATE, errorMessage: 'SaslAuthenticate before SaslHandshake', authBytes: Buffer.alloc(0), sessionLifetimeMs: 0n }, ErrorCode.ILLEGAL_SASL_STATE);
-    }
+    const answer = (errorCode: number, errorMessage: string | null): Buffer => reply({ errorCode, errorMessage, authBytes: Buffer.alloc(0), sessionLifetimeMs: 0n }, errorCode);
+    if (this.#sasl !== 'authenticate') return answer(ErrorCode.ILLEGAL_SASL_STATE, 'SaslAuthenticate before SaslHandshake');
+    return this.#authenticate(
+      body.authBytes as Buffer,
+      () => answer(ErrorCode.NONE, null),
+      () => answer(ErrorCode.SASL_AUTHENTICATION_FAILED, 'Authentication failed: invalid username or password'),
+    );
+  }
+
+  /**
+   * Checks a PLAIN token. Accepted: `ok()` is the answer. Refused: after AUTH_FAILURE_DELAY_MS `refused()`
+   * (if any) goes out and the connection is closed, as Kafka closes it; the result is then null.
+   */
+  async #authenticate(token: Buffer, ok: () => Buffer, refused: () => Buffer | null): Promise<Buffer | null> {
     const passwords = this.options.passwords();
-    const result = passwords === null ? ({ ok: false, reason: 'unknown-user' } as const) : await checkPlain(body.authBytes as Buffer, passwords);
+    const result = passwords === null ? ({ ok: false, reason: 'unknown-user' } as const) : await checkPlain(token, passwords);
     if (result.ok) {
       this.#sasl = 'done';
       this.#user = result.user;
       this.options.logger.debug({ user: result.user, remote: this.socket.remoteAddress }, 'Kafka API client authenticated');
-      return reply({ errorCode: ErrorCode.NONE, errorMessage: null, authBytes: Buffer.alloc(0), sessionLifetimeMs: 0n }, ErrorCode.NONE);
+      return ok();
     }
     this.options.observer?.badInput?.('sasl-failed');
     this.options.logger.warn({ reason: result.reason, remote: this.socket.remoteAddress }, 'Kafka API authentication refused');
     await new Promise((resolve) => setTimeout(resolve, AUTH_FAILURE_DELAY_MS).unref());
-    const answer = reply({ errorCode: ErrorCode.SASL_AUTHENTICATION_FAILED, errorMessage: 'Authentication failed: invalid username or password', authBytes: Buffer.alloc(0), sessionLifetimeMs: 0n }, ErrorCode.SASL_AUTHENTICATION_FAILED);
-    // Kafka closes the connection after a failed authentication; the answer goes out first.
-    this.socket.end(answer);
+    const last = refused();
+    if (last === null) this.socket.destroy();
+    else this.socket.end(last);
     return null;
   }
 

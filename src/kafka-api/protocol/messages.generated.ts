@@ -33,6 +33,7 @@ export const API_KEYS = {
   DeleteGroups: 42,
   SaslHandshake: 17,
   SaslAuthenticate: 36,
+  Produce: 0,
 } as const;
 
 export type ApiName = keyof typeof API_KEYS;
@@ -478,6 +479,39 @@ export const APIS: { readonly [K in ApiName]: ApiSpec } = {
       { name: 'errorMessage', type: 'string', versions: [0, 2], nullable: [0, 2] },
       { name: 'authBytes', type: 'bytes', versions: [0, 2] },
       { name: 'sessionLifetimeMs', type: 'int64', versions: [1, 2], default: "0" },
+    ] },
+  },
+  Produce: {
+    name: 'Produce', key: 0, validVersions: [3, 9], flexibleVersions: [9, 9],
+    request: { name: 'ProduceRequest', versions: [3, 9], flexibleFrom: 9, fields: [
+      { name: 'transactionalId', type: 'string', versions: [3, 9], nullable: [3, 9], default: null },
+      { name: 'acks', type: 'int16', versions: [3, 9] },
+      { name: 'timeoutMs', type: 'int32', versions: [3, 9] },
+      { name: 'topicData', type: '[]struct', versions: [3, 9], struct: 'TopicProduceData', fields: [
+        { name: 'name', type: 'string', versions: [3, 9] },
+        { name: 'partitionData', type: '[]struct', versions: [3, 9], struct: 'PartitionProduceData', fields: [
+          { name: 'index', type: 'int32', versions: [3, 9] },
+          { name: 'records', type: 'records', versions: [3, 9], nullable: [3, 9] },
+        ] },
+      ] },
+    ] },
+    response: { name: 'ProduceResponse', versions: [3, 9], flexibleFrom: 9, fields: [
+      { name: 'responses', type: '[]struct', versions: [3, 9], struct: 'TopicProduceResponse', fields: [
+        { name: 'name', type: 'string', versions: [3, 9] },
+        { name: 'partitionResponses', type: '[]struct', versions: [3, 9], struct: 'PartitionProduceResponse', fields: [
+          { name: 'index', type: 'int32', versions: [3, 9] },
+          { name: 'errorCode', type: 'int16', versions: [3, 9] },
+          { name: 'baseOffset', type: 'int64', versions: [3, 9] },
+          { name: 'logAppendTimeMs', type: 'int64', versions: [3, 9], default: "-1" },
+          { name: 'logStartOffset', type: 'int64', versions: [5, 9], default: "-1" },
+          { name: 'recordErrors', type: '[]struct', versions: [8, 9], struct: 'BatchIndexAndErrorMessage', fields: [
+            { name: 'batchIndex', type: 'int32', versions: [8, 9] },
+            { name: 'batchIndexErrorMessage', type: 'string', versions: [8, 9], nullable: [8, 9], default: null },
+          ] },
+          { name: 'errorMessage', type: 'string', versions: [8, 9], nullable: [8, 9], default: null },
+        ] },
+      ] },
+      { name: 'throttleTimeMs', type: 'int32', versions: [3, 9], default: 0 },
     ] },
   },
 };
@@ -1065,4 +1099,52 @@ export interface SaslAuthenticateResponse {
   authBytes: Buffer;
   sessionLifetimeMs?: bigint;
   _unknownTaggedFields?: TaggedField[];
+}
+
+export interface ProduceRequest {
+  transactionalId: string | null;
+  acks: number;
+  timeoutMs: number;
+  topicData: ProduceRequest.TopicProduceData[];
+  _unknownTaggedFields?: TaggedField[];
+}
+export namespace ProduceRequest {
+  export interface TopicProduceData {
+    name: string;
+    partitionData: ProduceRequest.PartitionProduceData[];
+    _unknownTaggedFields?: TaggedField[];
+  }
+  export interface PartitionProduceData {
+    index: number;
+    records: Buffer | null;
+    _unknownTaggedFields?: TaggedField[];
+  }
+}
+
+export interface ProduceResponse {
+  responses: ProduceResponse.TopicProduceResponse[];
+  throttleTimeMs: number;
+  _unknownTaggedFields?: TaggedField[];
+}
+export namespace ProduceResponse {
+  export interface TopicProduceResponse {
+    name: string;
+    partitionResponses: ProduceResponse.PartitionProduceResponse[];
+    _unknownTaggedFields?: TaggedField[];
+  }
+  export interface PartitionProduceResponse {
+    index: number;
+    errorCode: number;
+    baseOffset: bigint;
+    logAppendTimeMs: bigint;
+    logStartOffset?: bigint;
+    recordErrors?: ProduceResponse.BatchIndexAndErrorMessage[];
+    errorMessage?: string | null;
+    _unknownTaggedFields?: TaggedField[];
+  }
+  export interface BatchIndexAndErrorMessage {
+    batchIndex: number;
+    batchIndexErrorMessage: string | null;
+    _unknownTaggedFields?: TaggedField[];
+  }
 }
