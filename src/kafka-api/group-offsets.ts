@@ -18,7 +18,7 @@ import { UPSTREAM_GROUP } from '../log/index.js';
 import { ErrorCode } from './error-codes.js';
 import type { Group, Member } from './group.js';
 import type * as M from './group-messages.js';
-import type { OffsetEntry, OffsetStore, TopicCatalog } from './offsets.js';
+import type { OffsetStore, OffsetUpdate, TopicCatalog } from './offsets.js';
 
 /** Kafka's offset.metadata.max.bytes default. */
 export const COMMIT_METADATA_BYTES_MAX = 4096;
@@ -85,7 +85,7 @@ export class OffsetHandlers {
     const refusal = this.commitRefusal(body, version);
     if (refusal !== ErrorCode.NONE) return commitAnswer(body, () => refusal);
     const errors = new Map<string, number>();
-    const accepted = new Map<string, OffsetEntry & { metadata: string }>();
+    const accepted = new Map<string, OffsetUpdate & { metadata: string }>();
     for (const topic of body.topics) {
       const partitions = this.ctx.topics.partitions(topic.name);
       for (const p of topic.partitions) {
@@ -93,7 +93,7 @@ export class OffsetHandlers {
         const error = this.partitionProblem(topic.name, partitions, p);
         errors.set(key, error);
         // Kafka keeps the last of a partition named twice.
-        if (error === ErrorCode.NONE) accepted.set(key, { stream: topic.name, partition: p.partitionIndex, offset: Number(p.committedOffset), metadata: p.committedMetadata ?? '' });
+        if (error === ErrorCode.NONE) accepted.set(key, { stream: topic.name, partition: p.partitionIndex, offset: this.storedOffset(topic.name, p), metadata: p.committedMetadata ?? '' });
         else accepted.delete(key);
       }
     }
@@ -144,9 +144,20 @@ export class OffsetHandlers {
   private partitionProblem(stream: string, partitions: number | null, p: M.OffsetCommitRequestPartition): number {
     if (partitions === null || !Number.isInteger(p.partitionIndex) || p.partitionIndex < 0 || p.partitionIndex >= partitions) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
     if (p.committedMetadata !== null && Buffer.byteLength(p.committedMetadata, 'utf8') > COMMIT_METADATA_BYTES_MAX) return ErrorCode.OFFSET_METADATA_TOO_LARGE;
-    if (p.committedOffset < 0n || p.committedOffset >= OFFSET_LIMIT) return ErrorCode.OFFSET_OUT_OF_RANGE;
-    if (Number(p.committedOffset) > this.ctx.topics.endOffset(stream, p.partitionIndex)) return ErrorCode.OFFSET_OUT_OF_RANGE;
+    if (p.committedOffset >= OFFSET_LIMIT) return ErrorCode.OFFSET_OUT_OF_RANGE;
     return ErrorCode.NONE;
+  }
+
+  /**
+   * What a commit stores. Kafka stores any offset; the log keeps no cursor past its partition's end and
+   * none below 0. A negative offset (kafkajs commits -2, "earliest", when it resets after
+   * OFFSET_OUT_OF_RANGE) clears the position: OffsetFetch then answers -1 and the client's reset policy
+   * applies, which is what Kafka's stored -2 leads to. An offset past the end is stored as the end: the
+   * consumer resumes where the log ends (Kafka would answer its next Fetch OFFSET_OUT_OF_RANGE instead).
+   */
+  private storedOffset(stream: string, p: M.OffsetCommitRequestPartition): number | null {
+    if (p.committedOffset < 0n) return null;
+    return Math.min(Number(p.committedOffset), this.ctx.topics.endOffset(stream, p.partitionIndex));
   }
 
   fetch(body: M.OffsetFetchRequest, version: number): M.OffsetFetchResponse {

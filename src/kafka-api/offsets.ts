@@ -9,15 +9,17 @@
  * log allows only because the commit says so (`mayMoveBack`).
  */
 import { UnknownStreamError, UsageError } from '../errors.js';
-import { UPSTREAM_GROUP, type CursorEntry } from '../log/index.js';
+import { UPSTREAM_GROUP, type CursorEntry, type CursorUpdate } from '../log/index.js';
 
 export type OffsetEntry = CursorEntry;
+export type OffsetUpdate = CursorUpdate;
 
 export interface OffsetStore {
   /** The group's committed offset for the partition; null when none (or the stream is unknown). */
   committed(group: string, stream: string, partition: number): number | null;
   /** Durably commits the entries in one synced write; each partition at most once. */
-  commit(group: string, entries: OffsetEntry[]): Promise<void>;
+  /** One synced write; an entry whose offset is null clears that partition's committed offset. */
+  commit(group: string, entries: OffsetUpdate[]): Promise<void>;
   /** The groups with any committed offset; never `upstream`. */
   groups(): string[];
   offsetsOf(group: string): OffsetEntry[];
@@ -37,7 +39,7 @@ export interface TopicCatalog {
 /** The part of `Log` an OffsetStore over it uses (reads and cursors only, DESIGN.md). */
 export interface CursorLog {
   cursor(group: string, stream: string, partition: number): number | null;
-  commitCursors(group: string, entries: ReadonlyArray<CursorEntry>, options: { mayMoveBack: boolean }): Promise<void>;
+  commitCursors(group: string, entries: ReadonlyArray<CursorUpdate>, options: { mayMoveBack: boolean }): Promise<void>;
   cursorGroups(): string[];
   groupCursors(group: string): CursorEntry[];
   deleteCursors(group: string): Promise<void>;

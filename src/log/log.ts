@@ -173,7 +173,7 @@ export class Log {
    * `mayMoveBack` a cursor moving back breaks the log, as in `commitCursor`; with it (a local group's
    * offset reset) it may, and the upstream group may never pass it.
    */
-  async commitCursors(group: string, entries: ReadonlyArray<CursorEntry>, options: { mayMoveBack: boolean }): Promise<void> {
+  async commitCursors(group: string, entries: ReadonlyArray<CursorUpdate>, options: { mayMoveBack: boolean }): Promise<void> {
     assertCursorGroup(group);
     if (options.mayMoveBack && group === UPSTREAM_GROUP) throw new UsageError(`the ${UPSTREAM_GROUP} group's cursors never move back`);
     const seen = new Set<string>();
@@ -183,6 +183,12 @@ export class Log {
       const key = cursorKey(group, stream, partition);
       if (seen.has(key.toString('latin1'))) throw new UsageError(`cursor ${group} for ${stream}/${partition} appears twice in one commit`);
       seen.add(key.toString('latin1'));
+      if (offset === null) {
+        // A local group's position cleared (a Kafka consumer committed "no offset"): a move back too.
+        if (!options.mayMoveBack) throw new UsageError(`cursor ${group} for ${stream}/${partition}: only a local group's cursor may be cleared`);
+        ops.push({ db: 'cursors', key, value: null });
+        continue;
+      }
       if (!Number.isSafeInteger(offset) || offset < 0 || offset > part.state.endOffset) {
         throw new UsageError(`cursor ${group} for ${stream}/${partition}: offset ${offset} is outside 0..${part.state.endOffset}`);
       }
@@ -621,6 +627,13 @@ export interface CursorEntry {
   stream: string;
   partition: number;
   offset: number;
+}
+
+/** A cursor to write: `offset` null deletes it (a local group's only, with `mayMoveBack`). */
+export interface CursorUpdate {
+  stream: string;
+  partition: number;
+  offset: number | null;
 }
 
 /** A cursor key holds the group up to its first \0 (keys.ts): a group name is non-empty and has none. */

@@ -258,6 +258,12 @@ test('a commit from outside group management only while the group has no members
   assert.deepEqual(commitErrors(mixed), ['s/0=0', `s/9=${E.UNKNOWN_TOPIC_OR_PARTITION}`, `nope/0=${E.UNKNOWN_TOPIC_OR_PARTITION}`, 't/0=0', 't/0=0']);
   assert.equal(store.committed('g', 's', 0), 10, 'moved back from 40');
   assert.equal(store.committed('g', 't', 0), 100, 'the last of a partition named twice');
+  // kafkajs commits -2 ("earliest") when it resets after OFFSET_OUT_OF_RANGE: accepted, the position cleared,
+  // so OffsetFetch says -1 and the client's reset policy applies. Past the end: kept as the end.
+  assert.deepEqual(commitErrors(await c.offsetCommit(commitBody('g', [['s', 0, -2], ['s', 1, 10_000]], { generation, memberId: leader.memberId }), 5)), ['s/0=0', 's/1=0']);
+  assert.equal(store.committed('g', 's', 0), null, 'cleared');
+  assert.equal(c.offsetFetch({ groupId: 'g', topics: [{ name: 's', partitionIndexes: [0] }] }, 5).topics[0]?.partitions[0]?.committedOffset, -1n);
+  assert.ok((store.committed('g', 's', 1) ?? 0) <= 100, 'clamped to the end');
   // A member's commit to a group that has none is from a generation long gone.
   assert.deepEqual(commitErrors(await c.offsetCommit(commitBody('other', [['s', 0, 1]], { generation: 3, memberId: 'x' }), 8)), [`s/0=${E.ILLEGAL_GENERATION}`]);
   c.close();

@@ -1,6 +1,6 @@
 /** An in-memory OffsetStore and TopicCatalog, and request builders, for the group coordinator's tests. */
 import type * as M from '../../src/kafka-api/group-messages.js';
-import type { OffsetEntry, OffsetStore, TopicCatalog } from '../../src/kafka-api/offsets.js';
+import type { OffsetEntry, OffsetStore, OffsetUpdate, TopicCatalog } from '../../src/kafka-api/offsets.js';
 
 export class MemoryOffsetStore implements OffsetStore {
   readonly offsets = new Map<string, Map<string, number>>();
@@ -14,12 +14,15 @@ export class MemoryOffsetStore implements OffsetStore {
     return this.offsets.get(group)?.get(`${stream}/${partition}`) ?? null;
   }
 
-  async commit(group: string, entries: OffsetEntry[]): Promise<void> {
+  async commit(group: string, entries: OffsetUpdate[]): Promise<void> {
     if (this.gate) await this.gate;
     if (this.failWith) throw this.failWith;
     this.commits += 1;
     const mine = this.offsets.get(group) ?? new Map<string, number>();
-    for (const e of entries) mine.set(`${e.stream}/${e.partition}`, e.offset);
+    for (const e of entries) {
+      if (e.offset === null) mine.delete(`${e.stream}/${e.partition}`);
+      else mine.set(`${e.stream}/${e.partition}`, e.offset);
+    }
     this.offsets.set(group, mine);
   }
 

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { Log } from '../../src/log/index.js';
-import { apiVersions, listOffsets, metadata, SUPPORTED } from '../../src/kafka-api/handlers.js';
+import { apiVersions, listOffsets, metadata, produce, SUPPORTED } from '../../src/kafka-api/handlers.js';
 import { TopicCatalog, topicId } from '../../src/kafka-api/topics.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -21,12 +21,18 @@ test('topic ids: stable across calls, RFC 4122 version 8 and variant bits, disti
   assert.ok(a.some((b) => b !== 0));
 });
 
-test('ApiVersions advertises no Produce and no OffsetForLeaderEpoch, and the SASL APIs only with SASL', () => {
-  const keys = (sasl: boolean) => (apiVersions(sasl) as { apiKeys: Array<{ apiKey: number }> }).apiKeys.map((k) => k.apiKey);
+test('ApiVersions: Produce from v3 and the group APIs from v0 (what librdkafka needs), no OffsetForLeaderEpoch, the SASL APIs only with SASL; a Produce is refused', () => {
+  const list = (sasl: boolean) => (apiVersions(sasl) as { apiKeys: Array<{ apiKey: number; minVersion: number }> }).apiKeys;
+  const keys = (sasl: boolean) => list(sasl).map((k) => k.apiKey);
   for (const sasl of [false, true]) {
-    assert.ok(!keys(sasl).includes(0), 'no Produce');
+    assert.equal(list(sasl).find((k) => k.apiKey === 0)?.minVersion, 3, 'Produce from v3');
+    for (const key of [10, 11, 12, 13, 14]) assert.equal(list(sasl).find((k) => k.apiKey === key)?.minVersion, 0, `API ${key} from v0`);
     assert.ok(!keys(sasl).includes(23), 'no OffsetForLeaderEpoch');
   }
+  const refused = produce({ acks: -1, topicData: [{ name: 's', partitionData: [{ index: 0 }, { index: 1 }] }] }) as { responses: Array<{ partitionResponses: Array<{ errorCode: number; errorMessage: string }> }> };
+  assert.deepEqual(refused.responses[0]?.partitionResponses.map((p) => p.errorCode), [29, 29]);
+  assert.match(refused.responses[0]?.partitionResponses[0]?.errorMessage ?? '', /MQTT/);
+  assert.equal(produce({ acks: 0, topicData: [] }), null, 'acks=0 takes no answer');
   assert.ok(!keys(false).includes(17) && !keys(false).includes(36));
   assert.ok(keys(true).includes(17) && keys(true).includes(36));
   assert.ok(SUPPORTED.every((s) => s.min <= s.max));

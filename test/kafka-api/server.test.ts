@@ -92,11 +92,11 @@ test('answers go out in request order, even when the first one waits', async () 
   await server.close();
 });
 
-test('Produce, a malformed frame and an oversized frame close that connection, are counted, and others go on', async () => {
+test('an API not served, a malformed frame and an oversized frame close that connection, are counted, and others go on', async () => {
   const { server, port, bad } = await start(() => ({ brokers: [], topics: [], clusterId: 'c', controllerId: 0, throttleTimeMs: 0 }));
   const produce = await KafkaConnection.connect('127.0.0.1', port);
-  // Produce v9 (key 0): the codec has no table for it, so the header is written by hand.
-  assert.ok(await closed(produce, rawRequest(0, 9, 99, 10)));
+  // InitProducerId v4 (key 22): the codec has no table for it, so the header is written by hand.
+  assert.ok(await closed(produce, rawRequest(22, 4, 99, 10)));
   const malformed = await KafkaConnection.connect('127.0.0.1', port);
   const good = req(3, 12, { topics: null });
   const cut = Buffer.from(good.subarray(0, good.length - 1));
