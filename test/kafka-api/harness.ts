@@ -8,17 +8,16 @@
  * Nothing here speaks the Kafka protocol itself: the clients do, unmodified.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { partitionFor } from '../../src/log/index.js';
 import { startServe, type RunningBroker, type ServeOptions } from '../helpers/broker.js';
+import { runProgram, type CliResult } from '../helpers/cli.js';
 import { kafkaDev } from '../helpers/kafka.js';
 import { until } from '../helpers/until.js';
 
-const execFileAsync = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The compiled consumer-child.ts beside this file. */
 export const CONSUMER_CHILD = path.join(here, 'consumer-child.js');
@@ -35,6 +34,26 @@ export interface KafkaApiServe {
   listeners: KafkaApiListener[];
   /** `127.0.0.1:PORT` of the first listener. */
   bootstrap: string;
+}
+
+export interface StreamYaml {
+  name: string;
+  partitions: number;
+  /** `retention.bytes`; no upstream in any case. */
+  retentionBytes?: number;
+}
+
+/**
+ * serve's YAML for these tests: one Kafka API listener on 127.0.0.1 port 0 (with `listener` added, e.g.
+ * `sasl: true`), a 1 s minimum session timeout, and each stream matching `NAME/#`. No upstream.
+ */
+export function serveYaml(gateway: string, streams: StreamYaml[], options: { listener?: string; extra?: string } = {}): string {
+  const listener = ['host: 127.0.0.1', 'port: 0', ...(options.listener === undefined ? [] : [options.listener])].join(', ');
+  const lines = streams.map((s) => {
+    const retention = s.retentionBytes === undefined ? '' : `, retention: { bytes: ${s.retentionBytes} }`;
+    return `  - { name: ${s.name}, match: ["${s.name}/#"], partitions: ${s.partitions}${retention} }`;
+  });
+  return [`gateway: { id: ${gateway} }`, `kafkaApi: { listeners: [{ ${listener} }], groupMinSessionTimeoutMs: 1000 }`, options.extra ?? '', 'streams:', ...lines, ''].join('\n');
 }
 
 /** Starts serve with `yaml` (which names `kafkaApi`), and reads the Kafka API listeners from its `listening` line. */
@@ -263,23 +282,11 @@ export function parseKcat(stdout: string): SeenRecord[] {
     });
 }
 
-export interface ToolResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type ToolResult = CliResult;
 
 /** Runs a program to its end (or `timeoutMs`, then SIGTERM); never throws on a non-zero exit. */
 export function runTool(program: string, args: string[], timeoutMs: number): Promise<ToolResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runProgram(program, args, {}, timeoutMs);
 }
 
 let classpath: Promise<string> | null = null;
@@ -335,4 +342,39 @@ export function parseTable(stdout: string): Array<Record<string, string>> {
     });
 }
 
-export { execFileAsync };
+/** A long-running tool (a console consumer) whose output a test reads while it runs. */
+export class Background {
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<number | null>;
+  private constructor(private readonly child: ChildProcess) {
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (this.stderr = (this.stderr + d).slice(-20_000)));
+    this.exited = new Promise((resolve) => child.once('close', (code) => resolve(code)));
+  }
+
+  static start(program: string, args: string[]): Background {
+    return new Background(spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  }
+
+  static async java(mainClass: string, args: string[]): Promise<Background> {
+    return Background.start('java', await javaArgs(mainClass, args));
+  }
+
+  async stop(): Promise<number | null> {
+    this.child.kill('SIGTERM');
+    return this.exited;
+  }
+}
+
+/** `--reset-offsets` output (Kafka 3.9 prints its rows without line breaks): GROUP TOPIC PARTITION NEW-OFFSET, four tokens a row. */
+export function parseReset(stdout: string): Array<{ group: string; topic: string; partition: number; newOffset: number }> {
+  const tokens = stdout.trim().split(/\s+/);
+  const at = tokens.indexOf('NEW-OFFSET');
+  if (at < 0) return [];
+  const rows = [];
+  for (let i = at + 1; i + 3 < tokens.length; i += 4) {
+    rows.push({ group: tokens[i] as string, topic: tokens[i + 1] as string, partition: Number(tokens[i + 2]), newOffset: Number(tokens[i + 3]) });
+  }
+  return rows;
+}
