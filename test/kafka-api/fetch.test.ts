@@ -1,10 +1,10 @@
 /**
  * Fetch semantics through stock clients:
- *   - OFFSET_OUT_OF_RANGE: groups of kafkajs and kcat (librdkafka) commit offset 10 of a stream with a
- *     small `retention.bytes` and no upstream; more records push retention past 10; each consumer then
- *     starts at its committed offset, is told OFFSET_OUT_OF_RANGE, and with auto.offset.reset=earliest
- *     restarts at the log start (what `tributary log streams` says) and reads every record from there
- *     on, once, in order. serve counts the Fetch errors.
+ *   - OFFSET_OUT_OF_RANGE: a group of kafkajs, and one of kcat (librdkafka), each on its own stream
+ *     with a small `retention.bytes` and no upstream, commits offset 10; more records push retention
+ *     past 10; the consumer then starts at its committed offset, is told OFFSET_OUT_OF_RANGE, and with
+ *     auto.offset.reset=earliest restarts at the log start (what `tributary log streams` says) and
+ *     reads every record from there on, once, in order. serve counts the Fetch error.
  *   - per-request byte limits: kafkajs (Fetch 11) and @platformatic/kafka (Fetch 12+) with
  *     maxBytesPerPartition 1 KiB read 200 records of ~200 bytes: every record once, in order, in many
  *     Fetches (serve's request counter says how many).
@@ -16,8 +16,8 @@ import { until } from '../helpers/until.js';
 import { ConsumerChild, KCAT_FORMAT, MqttFeed, assertRecord, parseKcat, runTool, serveYaml, startKafkaApi, type KafkaApiServe, type Published, type SeenRecord } from './harness.js';
 
 const gateway = 'gw-fetch';
-const trimmed = 'trimmed';
 const limited = 'limited';
+const trimmedStreams = ['trimmed-kafkajs', 'trimmed-kcat'] as const;
 const retentionBytes = 4096;
 const payloadPad = 'x'.repeat(180);
 
@@ -25,7 +25,7 @@ let serve: KafkaApiServe;
 const children: ConsumerChild[] = [];
 
 before(async () => {
-  serve = await startKafkaApi(serveYaml(gateway, [{ name: trimmed, partitions: 1, retentionBytes }, { name: limited, partitions: 1 }]));
+  serve = await startKafkaApi(serveYaml(gateway, [...trimmedStreams.map((name) => ({ name, partitions: 1, retentionBytes })), { name: limited, partitions: 1 }]));
 });
 
 after(async () => {
@@ -51,62 +51,66 @@ async function requests(labels: RegExp[]): Promise<number> {
     .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 }
 
-/** A kafkajs consumer in group trim-kafkajs (fromBeginning: auto.offset.reset=earliest). */
-function trimConsumer(name: string): ConsumerChild {
-  const c = ConsumerChild.start(name, { client: 'kafkajs', bootstrap: serve.bootstrap, groupId: 'trim-kafkajs', topic: trimmed, sessionTimeoutMs: 3000, heartbeatMs: 300, maxWaitMs: 200 });
-  children.push(c);
-  return c;
+/** A client in a group on its own trimmed stream: `read` consumes to the end (committing) and returns what it read. */
+interface TrimClient {
+  stream: string;
+  read(expectedLast: number): Promise<SeenRecord[]>;
 }
 
-/** kcat's balanced consumer in group trim-kcat with auto.offset.reset=earliest, to the end of the stream. */
-function trimKcat(): ReturnType<typeof runTool> {
-  return runTool('kcat', ['-b', serve.bootstrap, '-G', 'trim-kcat', '-X', 'auto.offset.reset=earliest', '-e', '-q', '-f', KCAT_FORMAT, trimmed], 30_000);
-}
+/** kafkajs in a child (fromBeginning: auto.offset.reset=earliest), stopped once it committed `expectedLast + 1`. */
+const kafkajsTrim: TrimClient = {
+  stream: trimmedStreams[0],
+  async read(expectedLast) {
+    const c = ConsumerChild.start('kafkajs', { client: 'kafkajs', bootstrap: serve.bootstrap, groupId: 'trim-kafkajs', topic: this.stream, sessionTimeoutMs: 3000, heartbeatMs: 300, maxWaitMs: 200 });
+    children.push(c);
+    await c.waitFor(`kafkajs committing ${expectedLast + 1}`, (x) => x.committed().get(0) === expectedLast + 1, 30_000);
+    assert.equal(await c.stop(), 0);
+    return c.records();
+  },
+};
+
+/** kcat's balanced consumer with auto.offset.reset=earliest, to the end of the stream (it commits as it exits). */
+const kcatTrim: TrimClient = {
+  stream: trimmedStreams[1],
+  async read() {
+    const r = await runTool('kcat', ['-b', serve.bootstrap, '-G', 'trim-kcat', '-X', 'auto.offset.reset=earliest', '-e', '-q', '-f', KCAT_FORMAT, this.stream], 30_000);
+    assert.equal(r.code, 0, r.stderr);
+    return parseKcat(r.stdout);
+  },
+};
 
 function assertInOrderOnce(seen: SeenRecord[], expected: Published[], stream: string, what: string): void {
   assert.deepEqual(seen.map((r) => r.offset), expected.map((p) => p.offset), `${what}: offsets read, in order, once`);
   expected.forEach((p, i) => assertRecord(seen[i] as SeenRecord, p, stream, gateway));
 }
 
-test('a committed offset that retention trimmed: OFFSET_OUT_OF_RANGE, and auto.offset.reset=earliest restarts at the log start', async () => {
-  const feed = await MqttFeed.open(serve.broker.mqttUrl, 1);
-  try {
-    const first = await feed.publishMany(['trimmed/a'], 10, `first-${payloadPad}`);
-    // kafkajs commits 10.
-    const kjs = trimConsumer('kafkajs');
-    await kjs.waitFor('kafkajs committing 10', (c) => c.committed().get(0) === 10, 30_000);
-    assertInOrderOnce(kjs.records(), first, trimmed, 'before the trim');
-    assert.equal(await kjs.stop(), 0);
-    // kcat commits 10 too (its commit on exit).
-    const kc = await trimKcat();
-    assert.equal(kc.code, 0, kc.stderr);
-    assert.equal(parseKcat(kc.stdout).length, 10, kc.stderr);
+for (const client of [kafkajsTrim, kcatTrim]) {
+  test(`${client.stream}: a committed offset that retention trimmed gets OFFSET_OUT_OF_RANGE, and auto.offset.reset=earliest restarts at the log start`, async () => {
+    const { stream } = client;
+    const feed = await MqttFeed.open(serve.broker.mqttUrl, 1);
+    try {
+      const first = await feed.publishMany([`${stream}/a`], 10, `first-${payloadPad}`);
+      assertInOrderOnce(await client.read(9), first, stream, 'before the trim');
 
-    // Enough records for retention (4 KiB) to drop the first ten and more.
-    const second = await feed.publishMany(['trimmed/a'], 60, `second-${payloadPad}`);
-    await until('retention trimming past offset 10', async () => (await startOffset(trimmed)) > 12, 15_000);
-    // Let the once-a-second retention pass settle, then take the log start the consumers must restart at.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    const logStart = await startOffset(trimmed);
-    const expected = second.filter((p) => p.offset >= logStart);
-    assert.ok(expected.length > 0 && expected.length < second.length, `log start ${logStart} within the second batch`);
-    const oorBefore = await requests([/api="Fetch"/, /error="(OFFSET_OUT_OF_RANGE|1)"/]);
+      // Enough records for retention (4 KiB) to drop the first ten and more.
+      const second = await feed.publishMany([`${stream}/a`], 60, `second-${payloadPad}`);
+      await until('retention trimming past offset 10', async () => (await startOffset(stream)) > 12, 15_000);
+      // Let the once-a-second retention pass settle, then take the log start the consumer must restart at.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const logStart = await startOffset(stream);
+      const expected = second.filter((p) => p.offset >= logStart);
+      assert.ok(expected.length > 0 && expected.length < second.length, `log start ${logStart} within the second batch`);
+      const oorBefore = await requests([/api="Fetch"/, /error="(OFFSET_OUT_OF_RANGE|1)"/]);
 
-    const again = trimConsumer('kafkajs again');
-    await again.waitFor('kafkajs reading to the end after the reset', (c) => c.committed().get(0) === 70, 30_000);
-    assertInOrderOnce(again.records(), expected, trimmed, 'kafkajs after OFFSET_OUT_OF_RANGE');
-    assert.equal(await again.stop(), 0);
-
-    const kc2 = await trimKcat();
-    assert.equal(kc2.code, 0, kc2.stderr);
-    assertInOrderOnce(parseKcat(kc2.stdout), expected, trimmed, 'kcat after OFFSET_OUT_OF_RANGE');
-
-    const oor = (await requests([/api="Fetch"/, /error="(OFFSET_OUT_OF_RANGE|1)"/])) - oorBefore;
-    assert.ok(oor >= 2, `serve answered OFFSET_OUT_OF_RANGE to each consumer (counted ${oor}); metrics:\n${(await serve.broker.metrics()).split('\n').filter((l) => l.includes('kafka_api_requests_total')).join('\n')}`);
-  } finally {
-    await feed.close();
-  }
-});
+      assertInOrderOnce(await client.read(69), expected, stream, 'after OFFSET_OUT_OF_RANGE');
+      const oor = (await requests([/api="Fetch"/, /error="(OFFSET_OUT_OF_RANGE|1)"/])) - oorBefore;
+      const counters = (await serve.broker.metrics()).split('\n').filter((l) => l.includes('kafka_api_requests_total'));
+      assert.ok(oor >= 1, `serve answered OFFSET_OUT_OF_RANGE (counted ${oor}); metrics:\n${counters.join('\n')}`);
+    } finally {
+      await feed.close();
+    }
+  });
+}
 
 test('per-request byte limits: maxBytesPerPartition 1 KiB → many Fetches, every record once, in order', async () => {
   const feed = await MqttFeed.open(serve.broker.mqttUrl, 1);

@@ -11,6 +11,18 @@ import { CONSOLE_CONSUMER, KCAT_FORMAT, runJava, runTool } from './harness.js';
 import { RecordingProxy } from './recording-proxy.js';
 import { until } from '../helpers/until.js';
 
+/** Any one client call of the corpus may hang against a broken server: it is given up after this. */
+const callTimeoutMs = 5000;
+
+/** `promise`, or undefined once `ms` passed: a hung call must not hang the fuzz test. */
+function within<T>(ms: number, promise: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([promise.catch(() => undefined), timeout]).finally(() => clearTimeout(timer));
+}
+
 /** Frames by client, each with its size prefix. */
 export type Corpus = Map<string, Buffer[]>;
 
@@ -20,13 +32,15 @@ export async function recordCorpus(target: { host: string; port: number }, topic
     ['kafkajs', (b) => kafkajsSession(b, topic, records)],
     ['platformatic', (b) => platformaticSession(b, topic, records)],
     ['kcat', (b) => kcatSession(b, topic)],
-    ['java', (b) => runJava(CONSOLE_CONSUMER, ['--bootstrap-server', b, '--topic', topic, '--group', 'fuzz-java', '--from-beginning', '--max-messages', String(records), '--timeout-ms', '10000'])],
+    ['java', (b) => runJava(CONSOLE_CONSUMER, ['--bootstrap-server', b, '--topic', topic, '--group', 'fuzz-java', '--from-beginning', '--max-messages', String(records), '--timeout-ms', '5000'], 20_000)],
   ];
   // One proxy per client, so that each client's frames are told apart.
   for (const [name, session] of clients) {
     const proxy = await RecordingProxy.start(target);
+    const started = Date.now();
     try {
-      await session(proxy.bootstrap).catch(() => undefined);
+      const done = await within(30_000, session(proxy.bootstrap).then(() => true));
+      console.log(`corpus: ${name} sent ${proxy.frames.length} frames in ${Date.now() - started} ms${done === true ? '' : ' (gave up waiting for it)'}`);
     } finally {
       await proxy.close();
     }
@@ -53,13 +67,13 @@ async function kafkajsSession(bootstrap: string, topic: string, records: number)
   const groupId = 'fuzz-kafkajs';
   const consumer = kafka.consumer({ groupId, sessionTimeout: 6000, heartbeatInterval: 500, maxWaitTimeInMs: 100 });
   let seen = 0;
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({ eachMessage: async () => void seen++ });
-  await until('kafkajs reading the corpus topic', () => seen >= records, 15_000).catch(() => undefined);
-  await consumer.disconnect();
+  await within(callTimeoutMs, consumer.connect());
+  await within(callTimeoutMs, consumer.subscribe({ topic, fromBeginning: true }));
+  await within(callTimeoutMs, consumer.run({ eachMessage: async () => void seen++ }));
+  await until('kafkajs reading the corpus topic', () => seen >= records, 10_000).catch(() => undefined);
+  await within(callTimeoutMs, consumer.disconnect());
   const admin = kafka.admin();
-  await admin.connect();
+  await within(callTimeoutMs, admin.connect());
   const calls: Array<() => Promise<unknown>> = [
     () => admin.fetchTopicMetadata({ topics: [topic] }),
     () => admin.listGroups(),
@@ -71,8 +85,8 @@ async function kafkajsSession(bootstrap: string, topic: string, records: number)
     () => admin.deleteGroups([groupId]),
     () => admin.describeCluster(),
   ];
-  for (const call of calls) await call().catch(() => undefined);
-  await admin.disconnect();
+  for (const call of calls) await within(callTimeoutMs, call());
+  await within(callTimeoutMs, admin.disconnect());
 }
 
 async function platformaticSession(bootstrap: string, topic: string, records: number): Promise<void> {
@@ -80,15 +94,17 @@ async function platformaticSession(bootstrap: string, topic: string, records: nu
   const consumer = new Consumer({ clientId: 'fuzz-platformatic', groupId, bootstrapBrokers: [bootstrap], sessionTimeout: 6000, heartbeatInterval: 500, retries: 1 });
   consumer.on('error', () => undefined);
   try {
-    const stream = await consumer.consume({ topics: [topic], mode: MessagesStreamModes.EARLIEST, autocommit: 100, maxWaitTime: 100 });
-    stream.on('error', () => undefined);
-    let seen = 0;
-    stream.on('data', () => void seen++);
-    await until('platformatic reading the corpus topic', () => seen >= records, 15_000).catch(() => undefined);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    await stream.close();
+    const stream = await within(callTimeoutMs, consumer.consume({ topics: [topic], mode: MessagesStreamModes.EARLIEST, autocommit: 100, maxWaitTime: 100 }));
+    if (stream !== undefined) {
+      stream.on('error', () => undefined);
+      let seen = 0;
+      stream.on('data', () => void seen++);
+      await until('platformatic reading the corpus topic', () => seen >= records, 10_000).catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await within(callTimeoutMs, stream.close());
+    }
   } finally {
-    await consumer.close(true);
+    await within(callTimeoutMs, new Promise<void>((resolve) => consumer.close(true, () => resolve())));
   }
   const admin = new Admin({ clientId: 'fuzz-platformatic-admin', bootstrapBrokers: [bootstrap], retries: 1 });
   try {
@@ -99,15 +115,15 @@ async function platformaticSession(bootstrap: string, topic: string, records: nu
       () => admin.listOffsets({ topics: [{ name: topic, partitions: [{ partitionIndex: 0, timestamp: -2n }] }] }),
       () => admin.deleteGroups({ groups: [groupId] }),
     ];
-    for (const call of calls) await call().catch(() => undefined);
+    for (const call of calls) await within(callTimeoutMs, call());
   } finally {
-    await admin.close();
+    await within(callTimeoutMs, admin.close());
   }
 }
 
 async function kcatSession(bootstrap: string, topic: string): Promise<void> {
-  await runTool('kcat', ['-b', bootstrap, '-L'], 15_000);
-  await runTool('kcat', ['-b', bootstrap, '-G', 'fuzz-kcat', '-X', 'auto.offset.reset=earliest', '-e', '-q', '-f', KCAT_FORMAT, topic], 20_000);
-  await runTool('kcat', ['-b', bootstrap, '-C', '-t', topic, '-o', '-3', '-e', '-q'], 15_000);
-  await runTool('kcat', ['-b', bootstrap, '-Q', '-t', `${topic}:0:${Date.now() - 60_000}`], 15_000);
+  await runTool('kcat', ['-b', bootstrap, '-L'], callTimeoutMs);
+  await runTool('kcat', ['-b', bootstrap, '-G', 'fuzz-kcat', '-X', 'auto.offset.reset=earliest', '-e', '-q', '-f', KCAT_FORMAT, topic], callTimeoutMs);
+  await runTool('kcat', ['-b', bootstrap, '-C', '-t', topic, '-o', '-3', '-e', '-q'], callTimeoutMs);
+  await runTool('kcat', ['-b', bootstrap, '-Q', '-t', `${topic}:0:${Date.now() - 60_000}`], callTimeoutMs);
 }
