@@ -114,6 +114,15 @@ export class LogInvariantError extends TributaryError {
   readonly retriable = false;
 }
 
+/**
+ * The Kafka API's group coordinator found its own state inconsistent (a member that is also pending, a
+ * leader that is not a member, a transition Kafka's state machine does not have). The coordinator stops.
+ */
+export class GroupInvariantError extends TributaryError {
+  readonly code = 'KAFKA_API_GROUP_INVARIANT';
+  readonly retriable = false;
+}
+
 /** The storage limit leaves no room and nothing more can be dropped. */
 export class StorageFullError extends TributaryError {
   readonly code = 'STORAGE_FULL';
@@ -151,4 +160,21 @@ export function errorMessage(err: unknown): string {
 export class PageAssetsMissingError extends TributaryError {
   readonly code = 'PAGE_ASSETS_MISSING';
   readonly retriable = false;
+}
+
+/**
+ * A Kafka protocol frame is malformed (truncated, a length past the end, null where not nullable,
+ * trailing bytes). `offset` is the byte in the frame (after its size prefix) where the fault was found.
+ * The connection that sent it is to be closed: the stream can no longer be trusted to be in step.
+ */
+export class ProtocolError extends TributaryError {
+  readonly code = 'KAFKA_PROTOCOL';
+  readonly retriable = false;
+  constructor(
+    message: string,
+    readonly offset: number,
+    options: ErrorOptions = {},
+  ) {
+    super(message, options);
+  }
 }

@@ -1,6 +1,6 @@
 /** The log's public surface: everything outside src/log imports from here. */
 export { Log, logPath } from './log.js';
-export type { AppendListener } from './log.js';
+export type { AppendListener, CursorEntry } from './log.js';
 export { LOG_DEFAULTS, UPSTREAM_GROUP } from './types.js';
 export type { LogObserver, LogOptions, PartitionInfo, PartitionRef, StreamInfo, StreamSpec } from './types.js';
 export { LogReader } from './reader.js';

@@ -5,7 +5,7 @@
  *   record key      := streamId u32, partition u32, offset u64      (16 bytes; the records table holds nothing else)
  *   checkpoint key  := streamId u32, partition u32                  (8 bytes, partitions table)
  *   checkpoint val  := startOffset u64, endOffset u64, bytes u64    (24 bytes)
- *   cursor key      := UTF-8 "group \0 stream \0 partition"
+ *   cursor key      := UTF-8 "group \0 stream \0 partition"       (partition in decimal; group and stream hold no \0)
  *   cursor val      := nextOffset u64
  *
  * A partition's checkpoint is exact about startOffset — every commit that deletes records from the
@@ -104,6 +104,26 @@ export function decodePartitionState(buf: Buffer): PartitionState {
 
 export function cursorKey(group: string, stream: string, partition: number): Buffer {
   return Buffer.from(`${group}\u0000${stream}\u0000${partition}`, 'utf8');
+}
+
+/** Where a group's cursor keys start: every key of `group`, and only those, begins with these bytes. */
+export function cursorGroupPrefix(group: string): Buffer {
+  return Buffer.from(`${group}\u0000`, 'utf8');
+}
+
+export interface CursorKeyParts {
+  group: string;
+  stream: string;
+  partition: number;
+}
+
+export function parseCursorKey(key: Buffer): CursorKeyParts {
+  const parts = key.toString('utf8').split('\u0000');
+  const [group, stream, partition] = parts;
+  if (parts.length !== 3 || group === undefined || stream === undefined || partition === undefined || !/^(0|[1-9][0-9]*)$/.test(partition)) {
+    throw new LogCorruptError(`cursor key ${JSON.stringify(key.toString('utf8'))} is not "group\\0stream\\0partition"`);
+  }
+  return { group, stream, partition: Number(partition) };
 }
 
 export function encodeOffset(offset: number): Buffer {

@@ -19,8 +19,10 @@
  *
  * Asserted where they are made: an append's offset is its partition's end (the ends of a commit grow
  * by exactly its appends); ends and starts only grow; byte counts are never negative; a cursor never
- * moves back; a trim never passes the retention hold group's cursor unless it is a forced, counted
- * drop (storage limit, disk pressure).
+ * moves back, except a local consumer group's when its commit says so (`commitCursors` with
+ * `mayMoveBack`: an offset reset) — the upstream group's never does, and its cursors are never deleted;
+ * a cursor is never past its partition's end; a trim never passes the retention hold group's cursor
+ * unless it is a forced, counted drop (storage limit, disk pressure).
  *
  * Concurrency: one writer process (LMDB's lock enforces it for write transactions; the Log adds a
  * single commit loop), any number of read-only processes (`Log.openReadOnly`). In the writer, every
@@ -34,13 +36,13 @@ import { CommitQueue } from './commit-queue.js';
 import { checkpointOp, stageCommit, settlePromise, type Item, type Settle, type StagedCommit } from './commit-batch.js';
 import { assertAdvance, reconcile, refusedItems } from './commit-check.js';
 import { processWriteBytes } from './disk-io.js';
-import { cursorKey, encodeOffset, readU64 } from './keys.js';
+import { cursorGroupPrefix, cursorKey, encodeOffset, parseCursorKey, readU64 } from './keys.js';
 import { FORMAT_VERSION, formatOp, upgradeFormat } from './migrate.js';
 import { encodeRecord, type LogRecord, type RecordInput } from './record.js';
 import { checkpointIn, LogReader, partitionStateIn, readRecords, readStreamDefs, type ReadLimits } from './reader.js';
 import { RetentionPlanner, type DropReason, type Trim } from './retention.js';
 import { Store, valueProblem, writeProblem, type WriteOp, type WriteOutcome } from './store.js';
-import { LOG_DEFAULTS, toInfo, type LogOptions, type PartitionInfo, type PartitionRef, type StreamInfo, type StreamRef, type StreamSpec } from './types.js';
+import { LOG_DEFAULTS, UPSTREAM_GROUP, toInfo, type LogOptions, type PartitionInfo, type PartitionRef, type StreamInfo, type StreamRef, type StreamSpec } from './types.js';
 import { verifyLog } from './verify.js';
 export type { DropReason, Settle };
 
@@ -165,6 +167,42 @@ export class Log {
     await this.writeOps([{ db: 'cursors', key: cursorKey(group, stream, partition), value: encodeOffset(nextOffset) }]);
   }
 
+  /**
+   * Durably sets several of `group`'s cursors in one synced transaction (a consumer group's offset
+   * commit). Each offset is in 0..the partition's end, each partition appears once. Without
+   * `mayMoveBack` a cursor moving back breaks the log, as in `commitCursor`; with it (a local group's
+   * offset reset) it may, and the upstream group may never pass it.
+   */
+  async commitCursors(group: string, entries: ReadonlyArray<CursorEntry>, options: { mayMoveBack: boolean }): Promise<void> {
+    assertCursorGroup(group);
+    if (options.mayMoveBack && group === UPSTREAM_GROUP) throw new UsageError(`the ${UPSTREAM_GROUP} group's cursors never move back`);
+    const seen = new Set<string>();
+    const ops: WriteOp[] = [];
+    for (const { stream, partition, offset } of entries) {
+      const part = this.partition(stream, partition);
+      const key = cursorKey(group, stream, partition);
+      if (seen.has(key.toString('latin1'))) throw new UsageError(`cursor ${group} for ${stream}/${partition} appears twice in one commit`);
+      seen.add(key.toString('latin1'));
+      if (!Number.isSafeInteger(offset) || offset < 0 || offset > part.state.endOffset) {
+        throw new UsageError(`cursor ${group} for ${stream}/${partition}: offset ${offset} is outside 0..${part.state.endOffset}`);
+      }
+      const current = this.cursor(group, stream, partition);
+      if (!options.mayMoveBack && current !== null && offset < current) {
+        throw this.breakOn(new LogInvariantError(`cursor ${group} for ${stream}/${partition} would move back from ${current} to ${offset}`));
+      }
+      ops.push({ db: 'cursors', key, value: encodeOffset(offset) });
+    }
+    if (ops.length > 0) await this.writeOps(ops);
+  }
+
+  /** Durably deletes every cursor of `group` (a local consumer group deleted); never the upstream group's. */
+  async deleteCursors(group: string): Promise<void> {
+    assertCursorGroup(group);
+    if (group === UPSTREAM_GROUP) throw new UsageError(`the ${UPSTREAM_GROUP} group's cursors are never deleted`);
+    const keys = this.groupCursorEntries(group).map(([key]) => key);
+    if (keys.length > 0) await this.writeOps(keys.map((key) => ({ db: 'cursors', key, value: null })));
+  }
+
   /** Writes ops in the next group commit; `apply` runs once they are durable. */
   private async writeOps(ops: WriteOp[], apply: () => void = () => undefined): Promise<void> {
     this.assertOpen();
@@ -241,6 +279,47 @@ export class Log {
     this.partition(stream, partition);
     const value = this.store.read((txn) => this.store.get(txn, 'cursors', cursorKey(group, stream, partition)));
     return value === null ? null : readU64(value, 0);
+  }
+
+  /** Every group with at least one cursor, in key order (the upstream group among them). */
+  cursorGroups(): string[] {
+    const groups: string[] = [];
+    this.store.read((txn) => {
+      let from: Buffer | null = null;
+      for (;;) {
+        let found: string | null = null;
+        this.store.scan(txn, 'cursors', from, (key) => ((found = parseCursorKey(key).group), false));
+        if (found === null) return;
+        assert(groups.at(-1) !== found, `cursor group ${found} listed twice`);
+        groups.push(found);
+        // The first key after every "found\0..." key: the group's prefix with its \0 raised to \1.
+        from = Buffer.from(`${found}\u0001`, 'utf8');
+      }
+    });
+    return groups;
+  }
+
+  /** `group`'s cursors, by stream and partition in key order; partitions of streams no longer configured included. */
+  groupCursors(group: string): Array<CursorEntry> {
+    assertCursorGroup(group);
+    return this.groupCursorEntries(group).map(([key, value]) => {
+      const parts = parseCursorKey(key);
+      assert(parts.group === group, `cursor key of ${parts.group} under the prefix of ${group}`);
+      return { stream: parts.stream, partition: parts.partition, offset: readU64(value, 0) };
+    });
+  }
+
+  private groupCursorEntries(group: string): Array<[Buffer, Buffer]> {
+    const prefix = cursorGroupPrefix(group);
+    const out: Array<[Buffer, Buffer]> = [];
+    this.store.read((txn) =>
+      this.store.scan(txn, 'cursors', prefix, (key, value) => {
+        if (key.length < prefix.length || key.compare(prefix, 0, prefix.length, 0, prefix.length) !== 0) return false;
+        out.push([key, value]);
+        return true;
+      }),
+    );
+    return out;
   }
 
   streamNames(): string[] {
@@ -535,6 +614,22 @@ export class Log {
     if (!part) throw new UnknownStreamError(`stream "${stream}" has no partition ${partition} (it has ${ref.partitions.length})`);
     return part;
   }
+}
+
+/** One cursor: `group` has consumed `stream`/`partition` up to `offset` (exclusive). */
+export interface CursorEntry {
+  stream: string;
+  partition: number;
+  offset: number;
+}
+
+/** A cursor key holds the group up to its first \0 (keys.ts): a group name is non-empty and has none. */
+function assertCursorGroup(group: string): void {
+  if (group.length === 0 || group.includes('\u0000')) throw new UsageError(`cursor group ${JSON.stringify(group)} is empty or holds a NUL`);
+}
+
+function assert(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new LogInvariantError(message);
 }
 
 export function logPath(dataDir: string): string {
