@@ -73,7 +73,7 @@ const kafkajsTrim: TrimClient = {
 const kcatTrim: TrimClient = {
   stream: trimmedStreams[1],
   async read() {
-    const r = await runTool('kcat', ['-b', serve.bootstrap, '-G', 'trim-kcat', '-X', 'auto.offset.reset=earliest', '-e', '-q', '-f', KCAT_FORMAT, this.stream], 30_000);
+    const r = await runTool('kcat', ['-b', serve.bootstrap, '-G', 'trim-kcat', '-X', 'auto.offset.reset=earliest', '-e', '-q', '-f', KCAT_FORMAT, this.stream], 15_000);
     assert.equal(r.code, 0, r.stderr);
     return parseKcat(r.stdout);
   },

@@ -164,7 +164,7 @@ test('kcat (librdkafka): a balanced consumer reads and commits everything; the s
   const feed = feedOf(stream);
   const published = await feed.publishMany(topicsCoveringPartitions(stream, partitions, 2), 60, 'kcat');
   const group = 'kcat-group';
-  const balanced = await runTool('kcat', ['-b', serve.bootstrap, '-G', group, '-X', 'auto.offset.reset=earliest', '-e', '-q', '-f', KCAT_FORMAT, stream], 30_000);
+  const balanced = await runTool('kcat', ['-b', serve.bootstrap, '-G', group, '-X', 'auto.offset.reset=earliest', '-e', '-q', '-f', KCAT_FORMAT, stream], 15_000);
   assert.equal(balanced.code, 0, `kcat -G exits 0 at the end; stderr: ${balanced.stderr}`);
   const seen = byPosition(parseKcat(balanced.stdout));
   assert.equal(seen.length, published.length, `kcat -G read ${seen.length} of ${published.length}; stderr: ${balanced.stderr}`);
@@ -179,7 +179,7 @@ test('kcat (librdkafka): a balanced consumer reads and commits everything; the s
   }
 
   const from = 5;
-  const simple = await runTool('kcat', ['-b', serve.bootstrap, '-C', '-t', stream, '-p', '0', '-o', String(from), '-e', '-q', '-f', KCAT_FORMAT], 30_000);
+  const simple = await runTool('kcat', ['-b', serve.bootstrap, '-C', '-t', stream, '-p', '0', '-o', String(from), '-e', '-q', '-f', KCAT_FORMAT], 15_000);
   assert.equal(simple.code, 0, `kcat -C exits 0; stderr: ${simple.stderr}`);
   const expected = published.filter((p) => p.partition === 0 && p.offset >= from);
   assert.equal(expected.length, (ends.get(0) as number) - from);
