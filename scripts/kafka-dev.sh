@@ -44,7 +44,11 @@ set -euo pipefail
 
 readonly ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly POM="$ROOT/scripts/kafka/pom.xml"
-readonly CACHE="${KAFKA_CACHE_DIR:-$ROOT/.cache/kafka}"
+# Symlinks resolved (a git worktree may link its .cache/kafka to another checkout's): the pid files and
+# the running brokers' command lines name the real path, and status compares against it.
+CACHE="${KAFKA_CACHE_DIR:-$ROOT/.cache/kafka}"
+[[ -d "$CACHE" ]] && CACHE="$(cd -P "$CACHE" && pwd)"
+readonly CACHE
 readonly LIBS="$CACHE/libs"
 # --secure may stand anywhere among the arguments: it picks the cluster, so it is read before the ports.
 SECURE=0

@@ -2,11 +2,12 @@
  * The composition root: builds every part from the frozen config, starts them in dependency order and
  * closes them in the reverse, draining order (DESIGN.md "Shutdown is an ordered drain"):
  *
- *   start:  log → ops (host monitor, disk pressure, HTTP) → [forward] → ingest (listeners open last,
+ *   start:  log → ops (host monitor, disk pressure, HTTP) → [forward] → [kafka-api] → ingest (listeners open last,
  *           when all can take data) → [firmware-bridge, a client of ingest over loopback]
  *           → systemd READY=1
  *   close:  STOPPING=1 → [firmware-bridge: device publishes in flight acked, links closed] → ingest
  *           (stop accepting, stop reading, appends in flight committed and acked, clients closed)
+ *           → [kafka-api: listeners and connections closed, long-polls ended]
  *           → [forward: finish the batch in flight] → log (commit what is pending, close LMDB)
  *           → ops (HTTP, timers)
  *
@@ -14,9 +15,11 @@
  */
 import type { Bridge, BoundTransport } from '../firmware-bridge/src/index.js';
 import type { Config } from './config/load.js';
+import { loopbackHost } from './config/schema.js';
 import { readUpstreamSecurity } from './config/upstream-secrets.js';
 import { ConfigError, errorMessage, LogWriteError } from './errors.js';
 import type { Forwarder } from './forward/index.js';
+import type { BoundKafkaListener, KafkaApi } from './kafka-api/index.js';
 import { createIngest, type BoundPort, type Ingest } from './ingest/ingest.js';
 import { Log, UPSTREAM_GROUP, type LogObserver, type StreamSpec } from './log/index.js';
 import { componentLogger, silentLogger, type Logger } from './ops/logger.js';
@@ -41,6 +44,8 @@ export interface BrokerPorts {
   http: number;
   /** The firmware bridge's listeners as bound; empty without a `firmwareBridge` section. */
   bridge: BoundTransport[];
+  /** The local Kafka API's listeners as bound; empty without a `kafkaApi` section. */
+  kafkaApi: BoundKafkaListener[];
 }
 
 export interface Broker {
@@ -66,6 +71,8 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
   let forwardProbe: ForwardHealthProbe | null = null;
   let forwarder: Forwarder | null = null;
   let bridge: Bridge | null = null;
+  let kafkaApi: KafkaApi | null = null;
+  let kafkaApiReload: (() => void) | null = null;
   let closing: Promise<void> | null = null;
   // Read before anything starts: an unreadable file is a config error (exit 2), like a bad key.
   const upstreamSecurity = config.upstream.kafka === undefined ? undefined : readUpstreamSecurity(config.upstream.kafka);
@@ -158,6 +165,36 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
     }
     // ---- end forward ----
 
+    // ---- kafka-api: the log to local Kafka consumers; a reader of the log like forward, before ingest opens. ----
+    let kafkaApiPorts: BoundKafkaListener[] = [];
+    if (config.kafkaApi !== undefined) {
+      const [{ createKafkaApi }, { kafkaApiMetrics }, { kafkaApiListeners, kafkaApiPasswords, describeKafkaApiListener }] = await Promise.all([
+        import('./kafka-api/index.js'),
+        import('./ops/kafka-api-metrics.js'),
+        import('./config/kafka-api.js'),
+      ]);
+      const passwords = kafkaApiPasswords(config);
+      const listeners = kafkaApiListeners(config.kafkaApi);
+      for (const l of listeners) {
+        // PLAIN sends the password as it is: off loopback, without TLS, anyone on the network can read it.
+        if (l.sasl && l.tls === undefined && !loopbackHost(l.host)) logger.warn({ listener: describeKafkaApiListener(l) }, 'Kafka API: SASL PLAIN without TLS on a network listener sends passwords in clear; add tls to kafkaApi.listeners');
+      }
+      kafkaApiReload = passwords.reload;
+      kafkaApi = createKafkaApi({
+        log: openLog,
+        gatewayId: config.gateway.id,
+        keySpecs: new Map(config.streams.map((s) => [s.name, s.key])),
+        listeners,
+        passwords: passwords.current,
+        logger: componentLogger(logger, 'kafka-api'),
+        observer: kafkaApiMetrics(metrics.registry, () => kafkaApi),
+        fetchMaxWaitMs: config.kafkaApi.fetchMaxWaitMs,
+        sessionTimeoutMinMs: config.kafkaApi.groupMinSessionTimeoutMs,
+      });
+      kafkaApiPorts = await kafkaApi.start();
+    }
+    // ---- end kafka-api ----
+
     ingest = createIngest({ config, log: openLog, metrics, logger: componentLogger(logger, 'ingest') });
     const mqtt = await ingest.start();
 
@@ -180,13 +217,15 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
     }
     // ---- end firmware-bridge ----
     ops.ready();
-    return { mqtt, http: httpPort, bridge: bridgePorts };
+    return { mqtt, http: httpPort, bridge: bridgePorts, kafkaApi: kafkaApiPorts };
   }
 
   async function shutdown(): Promise<void> {
     ops?.stopping();
     await bridge?.close();
     await ingest?.close();
+    // ---- kafka-api: long-polls answered, groups ended, before the log closes. ----
+    await kafkaApi?.close();
     // ---- forward: finishes its batch in flight and commits its cursor, before the log closes. ----
     await forwarder?.close();
     await log?.close();
@@ -199,6 +238,7 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
       reloadEach([
         () => ingest?.reloadAuth(),
         () => ops?.reloadHttpAuth(),
+        () => kafkaApiReload?.(),
         // ---- forward: the upstream's files; a bad one throws before anything changed. ----
         () => config.upstream.kafka && forwarder?.renewUpstream(readUpstreamSecurity(config.upstream.kafka)),
       ]),

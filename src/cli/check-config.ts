@@ -4,6 +4,7 @@
  */
 import type { Argv } from 'yargs';
 import { readAuthFiles } from '../auth/files.js';
+import { describeKafkaApiListener, kafkaApiListeners } from '../config/kafka-api.js';
 import { loadConfig } from '../config/load.js';
 import { checkUpstreamSecurity, describeUpstreamSecurity } from '../config/upstream-secrets.js';
 
@@ -21,8 +22,9 @@ export function checkConfigCommand(cli: Argv): Argv {
       // The files it names must be readable as serve reads them. TRIBUTARY_KAFKA_PASSWORD (a secret, not a
       // setting) counts only where the file names no passwordFile. What is printed names files, never the password.
       const security = kafka === undefined ? undefined : checkUpstreamSecurity(kafka);
+      const kafkaApi = config.kafkaApi === undefined ? '' : `, Kafka API on ${kafkaApiListeners(config.kafkaApi).map(describeKafkaApiListener).join(', ')}`;
       if (args.json) process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
-      else process.stdout.write(`${args.file}: valid (${config.streams.length} streams, ${config.mqtt.listeners.length} listeners${kafka ? `, upstream ${kafka.brokers.join(',')}: ${describeUpstreamSecurity(security)}` : ', no upstream'}${auth})\n`);
+      else process.stdout.write(`${args.file}: valid (${config.streams.length} streams, ${config.mqtt.listeners.length} listeners${kafka ? `, upstream ${kafka.brokers.join(',')}: ${describeUpstreamSecurity(security)}` : ', no upstream'}${auth}${kafkaApi})\n`);
     },
   );
 }

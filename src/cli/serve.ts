@@ -28,13 +28,15 @@ export function serveCommand(cli: Argv): Argv {
         .option('data-dir', { type: 'string', describe: 'data directory (overrides dataDir)' })
         .option('mqtt-port', { type: 'number', describe: 'port of the first tcp listener (0: any free port)' })
         .option('http-port', { type: 'number', describe: 'HTTP port for /healthz, /metrics, /api/v1/status (0: any)' })
-        .option('kafka', { type: 'string', describe: 'upstream Kafka brokers, HOST:PORT[,...]' }),
+        .option('kafka', { type: 'string', describe: 'upstream Kafka brokers, HOST:PORT[,...]' })
+        .option('kafka-api-port', { type: 'number', describe: 'serve the log to local Kafka consumers on 127.0.0.1:PORT (0: any)' }),
     (args) =>
       serve(args.config, {
         dataDir: args['data-dir'],
         mqttPort: args['mqtt-port'],
         httpPort: args['http-port'],
         kafka: args.kafka,
+        kafkaApiPort: args['kafka-api-port'],
       }),
   );
 }
@@ -54,7 +56,7 @@ async function serve(file: string | undefined, overrides: Parameters<typeof load
     await broker.close();
     throw err;
   }
-  logger.info({ mqtt: ports.mqtt, http: ports.http, ...(ports.bridge.length > 0 ? { bridge: ports.bridge } : {}), dataDir: config.dataDir }, 'listening');
+  logger.info({ mqtt: ports.mqtt, http: ports.http, ...(ports.bridge.length > 0 ? { bridge: ports.bridge } : {}), ...(ports.kafkaApi.length > 0 ? { kafkaApi: ports.kafkaApi } : {}), dataDir: config.dataDir }, 'listening');
   // SIGHUP (systemd's ExecReload): new passwords, ACLs, HTTP credentials and upstream secrets without
   // dropping anyone; a bad file is logged with its file and line, and what it set stays in force.
   process.on('SIGHUP', () => {

@@ -135,10 +135,10 @@ export function renderStatus(s: StatusReport): string {
   const out: string[] = [];
   out.push(`gateway ${s.gateway}  version ${s.version}  up ${duration(s.uptimeSeconds)}  health ${s.health.status}${failing.length ? ` (${failing.map((c) => `${c.name}: ${c.message}`).join('; ')})` : ''}`);
   out.push(`ingest  ${s.ingest.recordsPerSec.toFixed(1)} msg/s  ${formatBytes(Math.round(s.ingest.bytesPerSec))}/s  ${s.ingest.clients} clients  ${s.ingest.recordsTotal} records since start`);
-  out.push(`upstream ${s.upstream.state}${s.upstream.brokers.length ? ` (${s.upstream.brokers.join(',')})` : ''}${s.upstream.lastError ? `  last error: ${s.upstream.lastError}` : ''}`);
+  out.push(`upstream ${upstreamLine(s.upstream)}`);
   const st = s.storage;
   out.push(
-    `storage log ${formatBytes(st.logBytes)} of ${st.maxBytes > 0 ? formatBytes(st.maxBytes) : 'unlimited'}, file ${formatBytes(st.dataFileBytes)}; disk free ${st.diskFreeBytes === null ? '?' : formatBytes(st.diskFreeBytes)} (floor ${formatBytes(st.diskFreeMinBytes)}); write amplification ${st.writeAmplification === null ? '-' : st.writeAmplification.toFixed(1)}`,
+    `storage log ${formatBytes(st.logBytes)} of ${st.maxBytes > 0 ? formatBytes(st.maxBytes) : 'unlimited'}, file ${formatBytes(st.dataFileBytes)}; disk free ${st.diskFreeBytes === null ? '?' : formatBytes(st.diskFreeBytes)} (floor ${formatBytes(st.diskFreeMinBytes)}); write amplification ${st.writeAmplification === null ? '-' : st.writeAmplification.toFixed(1)}; flash wear ${st.wearBytesPerDay === null ? '-' : `${formatBytes(Math.round(st.wearBytesPerDay))}/day`}`,
   );
   if (s.host) {
     const temp = s.host.cpuTemperatureCelsius === null ? '' : `  cpu ${s.host.cpuTemperatureCelsius.toFixed(1)} °C`;
@@ -152,6 +152,19 @@ export function renderStatus(s: StatusReport): string {
     }
   }
   return `${out.join('\n')}\n${table(rows)}`;
+}
+
+/** State (and why Kafka refuses us), brokers, backlog, drain rate and time to drain, last error. */
+function upstreamLine(u: StatusReport['upstream']): string {
+  const parts = [u.refusal === null ? u.state : `${u.state} (${u.refusal === 'authentication' ? 'authentication failed' : 'TLS verification failed'})`];
+  if (u.brokers.length) parts.push(`(${u.brokers.join(',')})`);
+  if (u.backlogRecords !== null) {
+    const drain = u.drainRecordsPerSec === null ? '' : `, draining ${u.drainRecordsPerSec.toFixed(1)} records/s`;
+    const eta = u.drainSeconds === null ? (u.backlogGrowthRecordsPerSec === null ? '' : ', not draining') : u.drainSeconds > 0 ? `, drained in ${duration(Math.round(u.drainSeconds))}` : '';
+    parts.push(` backlog ${u.backlogRecords} records${drain}${eta}`);
+  }
+  if (u.lastError) parts.push(` last error: ${u.lastError}`);
+  return parts.join(' ');
 }
 
 function duration(seconds: number): string {

@@ -19,6 +19,7 @@ export type StreamConfig = Config['streams'][number];
 export type ListenerConfig = Config['mqtt']['listeners'][number];
 export type KafkaConfig = NonNullable<Config['upstream']['kafka']>;
 export type FirmwareBridgeConfig = NonNullable<Config['firmwareBridge']>;
+export type KafkaApiConfig = NonNullable<Config['kafkaApi']>;
 
 type DeepReadonly<T> = T extends (infer U)[] ? ReadonlyArray<DeepReadonly<U>> : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
 
@@ -28,6 +29,8 @@ export interface ConfigOverrides {
   mqttPort?: number | undefined;
   httpPort?: number | undefined;
   kafka?: string | undefined;
+  /** Serve the local Kafka API on 127.0.0.1:PORT (the first listener's port when kafkaApi is configured). */
+  kafkaApiPort?: number | undefined;
 }
 
 export function loadConfig(file: string | undefined, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
@@ -37,11 +40,12 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
     mqttPort: envPort(env, 'TRIBUTARY_MQTT_PORT'),
     httpPort: envPort(env, 'TRIBUTARY_HTTP_PORT'),
     kafka: env.TRIBUTARY_KAFKA_BROKERS,
+    kafkaApiPort: envPort(env, 'TRIBUTARY_KAFKA_API_PORT'),
   };
   if (env.TRIBUTARY_GATEWAY_ID) setIn(raw, ['gateway', 'id'], env.TRIBUTARY_GATEWAY_ID);
   if (env.TRIBUTARY_LOG_LEVEL) setIn(raw, ['logging', 'level'], env.TRIBUTARY_LOG_LEVEL);
   applyOverrides(raw, fromEnv);
-  for (const [flag, value] of [['--mqtt-port', overrides.mqttPort], ['--http-port', overrides.httpPort]] as const) {
+  for (const [flag, value] of [['--mqtt-port', overrides.mqttPort], ['--http-port', overrides.httpPort], ['--kafka-api-port', overrides.kafkaApiPort]] as const) {
     if (value !== undefined && !(Number.isInteger(value) && value >= 0 && value <= 65535)) {
       // yargs turns a non-number into NaN, so the text given is gone: name the flag and what it needs.
       throw new ConfigError(`${flag} must be a port number (0-65535)${Number.isNaN(value) ? '' : `, not ${value}`}`, flag);
@@ -94,6 +98,8 @@ function readYaml(file: string): Record<string, unknown> {
   resolveFiles(file, kafka?.tls, ['ca', 'cert', 'key']);
   resolveFiles(file, kafka?.sasl, ['passwordFile']);
   resolveFiles(file, (obj.firmwareBridge as { broker?: unknown } | undefined)?.broker, ['passwordFile']);
+  const kafkaApiListeners = (obj.kafkaApi as { listeners?: unknown } | undefined)?.listeners;
+  if (Array.isArray(kafkaApiListeners)) for (const listener of kafkaApiListeners) resolveFiles(file, (listener as { tls?: unknown }).tls, ['cert', 'key', 'ca']);
   return obj;
 }
 
@@ -111,6 +117,13 @@ function applyOverrides(raw: Record<string, unknown>, o: ConfigOverrides): void 
   if (o.dataDir !== undefined) raw.dataDir = o.dataDir;
   if (o.httpPort !== undefined) setIn(raw, ['http', 'port'], o.httpPort);
   if (o.kafka !== undefined) setIn(raw, ['upstream', 'kafka', 'brokers'], o.kafka.split(',').map((b) => b.trim()).filter(Boolean));
+  if (o.kafkaApiPort !== undefined) {
+    const api = (raw.kafkaApi ??= {}) as Record<string, unknown>;
+    const listeners = Array.isArray(api.listeners) ? (api.listeners as Array<Record<string, unknown>>) : [];
+    if (listeners[0] !== undefined) listeners[0].port = o.kafkaApiPort;
+    else listeners.push({ host: '127.0.0.1', port: o.kafkaApiPort });
+    api.listeners = listeners;
+  }
   if (o.mqttPort !== undefined) {
     const mqtt = (raw.mqtt ??= {}) as Record<string, unknown>;
     const listeners = Array.isArray(mqtt.listeners) ? (mqtt.listeners as Array<Record<string, unknown>>) : [];

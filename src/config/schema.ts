@@ -4,6 +4,7 @@
  * `checkConfig` beside it, so all validation is in this one file and runs once at start.
  */
 import { z } from 'zod';
+import { isLoopback } from '../auth/address.js';
 import { parseDuration, parseSize } from './units.js';
 
 /** A value with units (`1GiB`, `7d`) or a bare number, parsed by `parse` into a number. */
@@ -123,6 +124,25 @@ const kafkaTlsOptions = z.strictObject({
 });
 const kafkaTls = z.union([z.boolean(), kafkaTlsOptions]).transform((v) => (v === true ? { rejectUnauthorized: true } : v === false ? undefined : v));
 
+/**
+ * The local Kafka API (src/kafka-api): the log served to Kafka consumers on the gateway. A listener on a
+ * loopback address is open by default; any other needs SASL PLAIN (checked against mqtt.auth.passwordFile),
+ * which is then on by default and cannot be turned off. TLS is optional.
+ */
+const kafkaApiListener = z.strictObject({
+  host: host.default('127.0.0.1'),
+  port: port.default(9092),
+  sasl: z.boolean().optional(),
+  tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1), ca: z.string().min(1).optional(), requestCert: z.boolean().default(false) }).optional(),
+});
+const kafkaApi = z.strictObject({
+  listeners: z.array(kafkaApiListener).min(1).default([{ host: '127.0.0.1', port: 9092 }]),
+  /** The longest a Fetch long-poll waits, whatever the client asks. */
+  fetchMaxWaitMs: z.number().int().min(0).max(300_000).default(30_000),
+  /** Shortest session timeout a consumer may ask for (Kafka's group.min.session.timeout.ms). */
+  groupMinSessionTimeoutMs: z.number().int().min(100).max(3_600_000).default(6_000),
+});
+
 export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 
 /** The password comes from TRIBUTARY_KAFKA_PASSWORD or else `passwordFile` (upstream-secrets.ts); never from this file. */
@@ -206,6 +226,7 @@ export const configSchema = z.strictObject({
     })
     .default({ host: '0.0.0.0', port: 9180, auth: {} }),
   firmwareBridge: firmwareBridge.optional(),
+  kafkaApi: kafkaApi.optional(),
   logging: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
   host: z.strictObject({ sampleIntervalMs: z.number().int().min(100).default(10_000) }).default({ sampleIntervalMs: 10_000 }),
 });
@@ -251,7 +272,32 @@ export function checkConfig(c: RawConfig): ConfigProblem[] {
     problems.push({ path: `upstream.kafka.tls.${missing}`, message: 'a client certificate needs both cert and key' });
   }
   if (c.firmwareBridge !== undefined) problems.push(...checkFirmwareBridge(c.firmwareBridge));
+  if (c.kafkaApi !== undefined) problems.push(...checkKafkaApi(c.kafkaApi, c.mqtt.auth.passwordFile !== undefined));
   if (c.durability.commitBytesMax < 1) problems.push({ path: 'durability.commitBytesMax', message: 'must be at least 1 byte' });
+  return problems;
+}
+
+/** Whether a listener bound to `host` takes connections from loopback only. */
+export function loopbackHost(host: string): boolean {
+  return host === 'localhost' || isLoopback(host);
+}
+
+/** SASL on a Kafka API listener: as configured, and on by default off loopback. */
+export function kafkaApiSasl(l: { host: string; sasl?: boolean | undefined }): boolean {
+  return l.sasl ?? !loopbackHost(l.host);
+}
+
+function checkKafkaApi(k: NonNullable<RawConfig['kafkaApi']>, havePasswords: boolean): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const seen = new Map<string, number>();
+  k.listeners.forEach((l, i) => {
+    const at = `kafkaApi.listeners[${i}]`;
+    if (l.sasl === false && !loopbackHost(l.host)) problems.push({ path: `${at}.sasl`, message: `a listener on ${l.host} (not loopback) needs SASL: remove sasl: false or bind it to 127.0.0.1` });
+    if (kafkaApiSasl(l) && !havePasswords) problems.push({ path: `${at}.sasl`, message: 'SASL PLAIN checks mqtt.auth.passwordFile: set one (tributary passwd -c FILE USER)' });
+    const id = `${l.host}:${l.port}`;
+    if (l.port !== 0 && seen.has(id)) problems.push({ path: `${at}.port`, message: `listener ${id} is already used by kafkaApi.listeners[${seen.get(id)}]` });
+    seen.set(id, i);
+  });
   return problems;
 }
 

@@ -9,10 +9,15 @@
  *
  * States (the probe's `state()`):
  * - `disabled`: no upstream configured;
+ * - `connecting`: no connect or send has had an outcome yet. `start()` opens a session at once (the
+ *   sink's `connect`), so a dead or refusing upstream shows as such before there is a record to send;
  * - `offline`: the link is down (a connection-level failure and no success since), or every forwarded
  *   partition is failing (e.g. Kafka refuses the only stream): nothing gets through;
  * - `degraded`: some partitions are retrying or stopped (Kafka refuses their stream), others get through;
  * - `online`: otherwise.
+ * While the link is down, that connect is also the probe when no partition has a record to send, so an
+ * idle gateway sees its upstream come back without waiting for data. `refusal` says why a link is down
+ * when Kafka refused the TLS handshake or the SASL login.
  *
  * `renewUpstream(security)` (SIGHUP): the sink connects with the new TLS files and credentials from its next
  * attempt, and a link that is down probes at once. Unchanged material on a link that is up changes nothing,
@@ -22,10 +27,10 @@ import type { Config, KafkaConfig } from '../config/load.js';
 import { describeUpstreamSecurity, sameUpstreamSecurity, upstreamSecurityWarnings, type UpstreamSecurity } from '../config/upstream-secrets.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Logger } from '../ops/logger.js';
-import type { ForwardProbe, PartitionLag, UpstreamState } from '../ops/probes.js';
+import type { ForwardProbe, PartitionLag, UpstreamState, UpstreamStateReport } from '../ops/probes.js';
 import { sleep } from './backoff.js';
 import type { KafkaSinkOptions, Sink } from './kafka-sink.js';
-import { Link, StreamBlocks } from './link.js';
+import { describeError, Link, refusalMessage, StreamBlocks } from './link.js';
 import { PartitionLoop, type ForwardLog, type LoopShared, type LoopStatus, type PartitionTarget } from './partition-loop.js';
 import { SendScheduler } from './scheduler.js';
 import { Ticker } from './ticker.js';
@@ -78,9 +83,7 @@ export interface PartitionForwardStatus extends PartitionLag {
   lastError: string | null;
 }
 
-export interface ForwardStatus {
-  state: UpstreamState;
-  lastError: string | null;
+export interface ForwardStatus extends UpstreamStateReport {
   /** Streams Kafka refuses, with the reason. */
   refusedStreams: Array<{ stream: string; error: string }>;
   partitions: PartitionForwardStatus[];
@@ -165,8 +168,46 @@ class KafkaForwarder implements Forwarder {
         logger.error({ stream: loop.target.stream, partition: loop.target.partition, err }, 'forward loop ended with an error');
       }),
     );
+    const connecting = this.#sink.connect?.bind(this.#sink);
+    if (connecting !== undefined) void this.#watchLink(connecting, shared.backoff.maxMs);
     logger.info({ partitions: this.#loops.length, brokers: this.#kafka.brokers, security: describeUpstreamSecurity(this.#security) }, 'forwarding to Kafka');
     for (const warning of upstreamSecurityWarnings(this.#security)) logger.warn(warning);
+  }
+
+  /**
+   * Connects whenever the link's state is unknown or down and this loop gets the probe (Link.permit: one
+   * attempt at a time, at the shared backoff); while the link is up it only waits for a change. Not
+   * awaited by close(): a connect in flight ends when close() closes the sink.
+   */
+  async #watchLink(connect: () => Promise<void>, maxWaitMs: number): Promise<void> {
+    const link = this.#link;
+    const signal = this.#abort.signal;
+    const { logger } = this.options;
+    while (!signal.aborted) {
+      if (link.known && !link.down) {
+        await link.changed(maxWaitMs, signal);
+        continue;
+      }
+      if (!(await link.permit(signal))) return;
+      if (link.known && !link.down) {
+        link.abandoned();
+        continue;
+      }
+      const startedAt = this.#tuning.now();
+      const wasDown = link.down;
+      try {
+        await connect();
+      } catch (err) {
+        if (signal.aborted) return link.abandoned();
+        const refusal = link.failed(err, startedAt);
+        if (refusal !== null) logger.error({ err: refusal.error, retryEveryMs: maxWaitMs }, refusalMessage(refusal, maxWaitMs));
+        else if (!wasDown && link.refusal === null) logger.warn({ err: describeError(err) }, 'cannot connect to Kafka; records stay in the log, retrying with backoff');
+        continue;
+      }
+      if (signal.aborted) return link.abandoned();
+      link.succeeded();
+      if (wasDown) logger.info({ brokers: this.#kafka?.brokers }, 'connected to Kafka again');
+    }
   }
 
   renewUpstream(security: UpstreamSecurity | undefined): boolean {
@@ -259,15 +300,21 @@ class KafkaForwarder implements Forwarder {
 
   upstreamUp(): boolean | null {
     if (this.disabled) return null;
-    return !this.#link.down;
+    // Not up until a connect or send said so.
+    return this.#link.known && !this.#link.down;
   }
 
-  state(): { state: UpstreamState; lastError: string | null } {
-    return { state: this.#state(), lastError: this.#link.lastError };
+  state(): UpstreamStateReport {
+    return { state: this.#state(), lastError: this.#link.lastError, refusal: this.#link.refusal?.kind ?? null };
+  }
+
+  forwardedRecords(): number {
+    return this.#loops.reduce((n, l) => n + l.forwardedRecords, 0);
   }
 
   #state(): UpstreamState {
     if (this.disabled) return 'disabled';
+    if (!this.#link.known) return 'connecting';
     if (this.#link.down) return 'offline';
     const failing = this.#loops.filter((l) => isFailing(l.status)).length;
     if (failing === 0) return 'online';

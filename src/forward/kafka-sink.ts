@@ -79,6 +79,12 @@ export interface SinkRecord {
 export interface Sink {
   /** Resolves once Kafka acknowledged every record of the batch (acks=all, idempotent producer). Rejects with UpstreamError (retriable flag set correctly). */
   send(records: SinkRecord[]): Promise<void>;
+  /**
+   * Opens a session (TCP, TLS, SASL, a producer id) without sending a record, so the link's state is
+   * known before there is anything to forward. Rejects like `send`. Optional: in-memory sinks in unit tests
+   * have no connection to open, and then the first send's outcome decides.
+   */
+  connect?(): Promise<void>;
   /** Sends from now on connect with this TLS and SASL material: the current connections are dropped. */
   renew?(security: UpstreamSecurity | undefined): void;
   close(): Promise<void>;
@@ -229,6 +235,19 @@ class KafkaSink implements Sink {
       }
     }
     throw toUpstreamError(lastError, verdict, records, { sendTimeoutMs: this.#sendTimeoutMs, security: this.#security, brokers: this.options.brokers });
+  }
+
+  async connect(): Promise<void> {
+    if (this.#closed) throw new UpstreamError('the Kafka sink is closed', { code: 'UPSTREAM_CLOSED', retriable: false });
+    const session = (this.#session ??= this.#createSession());
+    try {
+      await settleWithin((session.id ??= session.producer.initIdempotentProducer({})), this.#sendTimeoutMs);
+    } catch (err) {
+      const verdict = judge(err, this.#session !== session);
+      // A session whose producer id never came is of no use to the next call: it starts afresh.
+      this.#retire(session);
+      throw toUpstreamError(err, verdict, [], { sendTimeoutMs: this.#sendTimeoutMs, security: this.#security, brokers: this.options.brokers });
+    }
   }
 
   /** One produce request per partition leader, all in flight together. */
@@ -574,7 +593,8 @@ function toUpstreamError(err: unknown, { code, retriable }: Verdict, records: Si
   }
   const topics = [...new Set(records.map((r) => r.topic))].join(', ');
   const what = err instanceof DeadlineError ? `no acknowledgement within ${sendTimeoutMs} ms` : describeLeaves(err);
-  return new UpstreamError(`Kafka send of ${records.length} record(s) to ${topics} failed: ${what}`, {
+  const attempt = records.length === 0 ? `Kafka connect to ${brokers.join(',')}` : `Kafka send of ${records.length} record(s) to ${topics}`;
+  return new UpstreamError(`${attempt} failed: ${what}`, {
     code,
     retriable,
     cause: err,

@@ -18,6 +18,7 @@
  */
 import { UpstreamError, errorMessage } from '../errors.js';
 import { backoffDelayMs, sleep, type BackoffLimits } from './backoff.js';
+import type { UpstreamRefusal } from '../ops/probes.js';
 import type { SecurityFailureCode } from './kafka-security.js';
 
 /** Link-wide refusals only an operator can lift (kafka-security.ts), and the words health and the log lead with. */
@@ -26,19 +27,31 @@ const refusalHeadlines: Readonly<Record<SecurityFailureCode, string>> = {
   UPSTREAM_TLS: 'upstream TLS verification failed',
 };
 
+/** The same refusals as the status report names them. */
+const refusalKinds: Readonly<Record<SecurityFailureCode, UpstreamRefusal>> = {
+  UPSTREAM_AUTH: 'authentication',
+  UPSTREAM_TLS: 'tls',
+};
+
 /** Sink error codes after which nothing can reach Kafka, whatever the partition. */
 const linkWideCodes: ReadonlySet<string> = new Set(['UPSTREAM_UNREACHABLE', 'UPSTREAM_TIMEOUT', 'UPSTREAM_UNKNOWN_HOST', ...Object.keys(refusalHeadlines)]);
 
 export interface LinkRefusal {
   /** `upstream authentication failed`, `upstream TLS verification failed`. */
   headline: string;
+  kind: UpstreamRefusal;
   /** `CODE: message` of the latest refused attempt. */
   error: string;
 }
 
-function refusalHeadline(err: unknown): string | undefined {
+function refusalCode(err: unknown): SecurityFailureCode | undefined {
   if (!(err instanceof UpstreamError) || !Object.hasOwn(refusalHeadlines, err.code)) return undefined;
-  return refusalHeadlines[err.code as SecurityFailureCode];
+  return err.code as SecurityFailureCode;
+}
+
+/** The one log line of a refusal (logged once per refusal, by whoever met it first): what to fix and how. */
+export function refusalMessage(refusal: LinkRefusal, retryEveryMs: number): string {
+  return `${refusal.headline}: forwarding paused, every record stays in the log; fix the upstream.kafka settings or files this error names and send SIGHUP (tried again every ${retryEveryMs} ms meanwhile)`;
 }
 
 export function isLinkWide(err: unknown): boolean {
@@ -54,6 +67,8 @@ export function describeError(err: unknown): string {
 export class Link {
   /** A link-wide failure happened and no send has succeeded since. */
   #down = false;
+  /** Some connect or send has had an outcome: until then nobody knows whether Kafka can be reached. */
+  #known = false;
   #downSince = 0;
   /** Link-wide failures in a row; the exponent of the shared backoff. */
   #attempts = 0;
@@ -74,6 +89,11 @@ export class Link {
 
   get down(): boolean {
     return this.#down;
+  }
+
+  /** False until the first connect or send succeeded or failed. */
+  get known(): boolean {
+    return this.#known;
   }
 
   /** Milliseconds until the next probe may go, 0 when the link is up. */
@@ -104,6 +124,7 @@ export class Link {
 
   /** A send went through: the link is up, the backoff starts over. */
   succeeded(): void {
+    this.#known = true;
     this.#attempts = 0;
     this.#refusal = null;
     this.#set(false);
@@ -116,6 +137,7 @@ export class Link {
   failed(err: unknown, startedAt: number): LinkRefusal | null {
     this.lastError = describeError(err);
     this.lastErrorAt = this.now();
+    this.#known = true;
     if (!isLinkWide(err)) {
       // Kafka answered (with a refusal of a stream): it is reachable, and let this gateway in.
       this.#attempts = 0;
@@ -127,9 +149,10 @@ export class Link {
     if (this.#down && startedAt < this.#downSince) return null;
     this.#attempts++;
     if (!this.#down) this.#downSince = this.now();
-    const headline = refusalHeadline(err);
+    const code = refusalCode(err);
+    const headline = code === undefined ? undefined : refusalHeadlines[code];
     const fresh = headline !== undefined && this.#refusal?.headline !== headline;
-    this.#refusal = headline === undefined ? null : { headline, error: this.lastError };
+    this.#refusal = code === undefined || headline === undefined ? null : { headline, kind: refusalKinds[code], error: this.lastError };
     // A refusal waits the longest backoff from the first: sooner would only hammer the cluster with
     // attempts it refuses, and an operator's fix comes with a SIGHUP, which retries at once.
     const delayMs = headline === undefined ? backoffDelayMs(this.#attempts, this.limits, this.random) : this.limits.maxMs;
@@ -144,6 +167,11 @@ export class Link {
     this.#attempts = 0;
     this.#retryAt = this.now();
     this.#set(true);
+  }
+
+  /** Resolves at the next change of the link (up, down, a probe's outcome), after `timeoutMs`, or on abort. */
+  changed(timeoutMs: number, signal: AbortSignal): Promise<void> {
+    return this.#nextChange(timeoutMs, signal);
   }
 
   /** The probe's caller gave up without an outcome (closing): let another caller probe. */

@@ -19,7 +19,7 @@ import { KafkaRecordMapper, kafkaRecordBytes } from '../kafka-records/from-log.j
 import type { Logger } from '../ops/logger.js';
 import { backoffDelayMs, sleep, type BackoffLimits } from './backoff.js';
 import type { SinkRecord, Sink } from './kafka-sink.js';
-import { describeError, isLinkWide, type Link, type StreamBlocks } from './link.js';
+import { describeError, isLinkWide, refusalMessage, type Link, type StreamBlocks } from './link.js';
 import type { SendScheduler } from './scheduler.js';
 import type { Ticker } from './ticker.js';
 
@@ -75,6 +75,8 @@ export class PartitionLoop {
   lastError: string | null = null;
   /** Next offset to forward: every record before it was acknowledged by Kafka and the cursor is durable. */
   cursor = 0;
+  /** Records Kafka acknowledged since start (a batch re-sent after a failed commit counts again). */
+  forwardedRecords = 0;
   /** When this loop last had Kafka acknowledge a batch, or last found nothing to send (the health check's "progress"). */
   progressAt: number;
   /** Timestamp of the oldest record not yet forwarded, or when new data was first noticed; null when caught up. */
@@ -178,6 +180,7 @@ export class PartitionLoop {
       }
       // The slot is held through the cursor commit: released earlier, it would go to whoever waits now,
       // before this (maybe higher-priority) loop has had a chance to queue its next batch.
+      this.forwardedRecords += batch.records.length;
       try {
         this.#sendSucceeded();
         await this.#commit(batch.nextOffset);
@@ -248,7 +251,7 @@ export class PartitionLoop {
     }
     this.status = 'retrying';
     if (refusal !== null) {
-      logger.error({ err: refusal.error, retryEveryMs: this.shared.backoff.maxMs }, `${refusal.headline}: forwarding paused, every record stays in the log; fix the upstream.kafka settings or files this error names and send SIGHUP (tried again every ${this.shared.backoff.maxMs} ms meanwhile)`);
+      logger.error({ err: refusal.error, retryEveryMs: this.shared.backoff.maxMs }, refusalMessage(refusal, this.shared.backoff.maxMs));
     } else if (this.#attempts === 1 && link.refusal === null) {
       logger.warn({ stream, partition, err: this.lastError }, 'forward send failed; retrying with backoff');
     }

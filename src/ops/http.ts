@@ -12,7 +12,8 @@
  * With `tls` it is HTTPS (node:https). A client certificate is asked for with `requestCert` but never
  * required by the handshake: `/healthz` stays open to probes without one, and whether a certificate
  * counts as a credential is `auth`'s decision (src/ops/http-auth.ts), which every other path passes
- * before it is routed, so an unknown path says nothing to an unauthenticated client.
+ * before it is routed, so an unknown path says nothing to an unauthenticated client. The status page's
+ * own files skip that check only with `pageOpen` (a bearer token configured: src/ops/page.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
@@ -53,6 +54,8 @@ export interface HttpServerOptions {
   auth?: { check(req: IncomingMessage, path: string): Promise<Refusal | null> } | undefined;
   /** The status page's files by URL path (`loadPageAssets()`); without them `/` is 404. */
   page?: ReadonlyMap<string, PageAsset> | undefined;
+  /** Serve the page's files without asking `auth` (src/ops/page.ts says when and why); `/api/v1/status` still asks. */
+  pageOpen?: boolean | undefined;
 }
 
 export interface HttpServerHandle {
@@ -122,7 +125,8 @@ function buildRoutes(options: HttpServerOptions): Map<string, Route> {
 async function handle(routes: Map<string, Route>, req: IncomingMessage, res: ServerResponse, options: HttpServerOptions): Promise<void> {
   const path = new URL(req.url ?? '/', 'http://localhost').pathname;
   try {
-    const refusal = path === HEALTH_PATH || options.auth === undefined ? null : await options.auth.check(req, path);
+    const open = path === HEALTH_PATH || (options.pageOpen === true && options.page?.has(path) === true);
+    const refusal = open || options.auth === undefined ? null : await options.auth.check(req, path);
     if (refusal !== null) {
       for (const [name, value] of Object.entries(refusal.headers)) res.setHeader(name, value);
       return sendJson(res, refusal.statusCode, { error: refusal.error });

@@ -9,7 +9,18 @@
  * Invariants: the set of paths is fixed here; every response carries the same strict
  * Content-Security-Policy (scripts, styles and connections from this origin only; no inline code; no
  * framing), so the page keeps working with JavaScript restricted to its own files. The page reads
- * only `/api/v1/status`, which passes the same `http.auth` check as the page itself.
+ * only `/api/v1/status`, which always passes the `http.auth` check.
+ *
+ * Who may load the page's files: without a bearer token configured, the same `http.auth` as
+ * `/api/v1/status`, so a password file gives the browser's own login prompt on navigation and a client
+ * certificate is asked for in the TLS handshake, as before. With `http.auth.bearerTokenFile`, the files
+ * are served without credentials (`pageServedOpen`): a browser cannot send a bearer header when it
+ * navigates, so a protected page could never load, and a technician with a token would be locked out
+ * of the one view meant for them. What is opened holds nothing secret (the same static files as in the
+ * package, no figure, no gateway name); every number still comes from `/api/v1/status`, which stays
+ * protected: page.js asks for the token once when it gets a Bearer challenge, keeps it in
+ * sessionStorage (this tab only, gone when the tab closes; not localStorage, on a field laptop shared
+ * by a crew) and sends it as `Authorization: Bearer` on its polls.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -47,4 +58,9 @@ export function loadPageAssets(dir: string = fileURLToPath(new URL('./page/', im
   }
   assert.equal(assets.size, ASSETS.length);
   return assets;
+}
+
+/** Whether the page's files skip `http.auth`: only with a bearer token configured (see the top of this file). */
+export function pageServedOpen(auth: { bearerTokenFile?: string | undefined }): boolean {
+  return auth.bearerTokenFile !== undefined;
 }

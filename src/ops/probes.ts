@@ -37,13 +37,29 @@ export interface PartitionLag {
   lagSeconds: number;
 }
 
-export type UpstreamState = 'online' | 'degraded' | 'offline' | 'disabled';
+/**
+ * `connecting`: no connection attempt has had an outcome yet (start, before the first connect or send
+ * answered); `offline`: the link is down; `degraded`: some partitions fail; `online`: Kafka accepts us.
+ */
+export type UpstreamState = 'connecting' | 'online' | 'degraded' | 'offline' | 'disabled';
+
+/** Why the cluster refuses the connection, when it does: an operator must fix files or credentials. */
+export type UpstreamRefusal = 'authentication' | 'tls';
+
+export interface UpstreamStateReport {
+  state: UpstreamState;
+  lastError: string | null;
+  /** Set while the link is down because Kafka refused the TLS handshake or the SASL login. */
+  refusal: UpstreamRefusal | null;
+}
 
 export interface ForwardProbe {
   lag(): PartitionLag[];
   /** null when no upstream is configured: then no `tributary_upstream_up` sample is exported at all. */
   upstreamUp(): boolean | null;
-  state(): { state: UpstreamState; lastError: string | null };
+  state(): UpstreamStateReport;
+  /** Records Kafka acknowledged since start, over all partitions (a re-sent batch counts again). */
+  forwardedRecords(): number;
 }
 
 export interface HostSample {

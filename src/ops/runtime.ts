@@ -13,7 +13,7 @@ import { createEventLoopMonitor, type EventLoopMonitor } from './event-loop.js';
 import { createHostMonitor, diskFreeBytes, type HostMonitor } from './host-monitor.js';
 import { isLoopback } from '../auth/address.js';
 import { HttpAuth } from './http-auth.js';
-import { loadPageAssets } from './page.js';
+import { loadPageAssets, pageServedOpen } from './page.js';
 import { startHttpServer, type HttpServerHandle, type HttpTlsConfig } from './http.js';
 import type { Logger } from './logger.js';
 import { componentLogger } from './logger.js';
@@ -161,7 +161,9 @@ export function createOpsRuntime(o: OpsRuntimeOptions): OpsRuntime {
       if (!httpAuth.enabled && !isLoopback(o.http.host)) {
         httpLogger.warn({ host: o.http.host }, 'http: /metrics and /api/v1/status are open to the network; set http.auth to require credentials');
       }
-      http = await startHttpServer({ host: o.http.host, port: o.http.port, tls: o.http.tls, auth: httpAuth, metrics: o.metrics, health, status: () => reporter.report(), logger: httpLogger, page: loadPageAssets() });
+      const page = loadPageAssets();
+      const pageOpen = pageServedOpen(o.http.auth);
+      http = await startHttpServer({ host: o.http.host, port: o.http.port, tls: o.http.tls, auth: httpAuth, metrics: o.metrics, health, status: () => reporter.report(), logger: httpLogger, page, pageOpen });
       return { httpPort: http.port };
     },
     ready() {

@@ -3,13 +3,21 @@
  * every partition's offsets and forward lag, the upstream link, storage and the host. Built from the
  * probes only (ops imports no domain module); `tributary status` renders it.
  *
- * Rates come from a sampler that reads the ingest counters every `rateSampleMs` and keeps a short
- * window, so a status request does no I/O and two requests in a row agree.
+ * Rates come from a sampler that reads the counters every `rateSampleMs` and keeps a short window
+ * (`trends()`, a pure function of the samples), so a status request does no I/O and two requests in a
+ * row agree. Ingest rates span the last `rateWindowMs` (10 s); the upstream's drain rate, the time
+ * until the backlog is drained and the flash wear span `trendWindowMs` (60 s), steadier than a few
+ * samples of a bursty link. The status page and `tributary status` only format these figures.
  */
+import assert from 'node:assert/strict';
 import type { BridgeProbe } from './bridge-metrics.js';
 import type { HealthReport } from './health.js';
 import type { LossTotals } from './metrics.js';
-import type { ForwardProbe, HostProbe, HostSample, LogProbe, PartitionLag, UpstreamState } from './probes.js';
+import type { ForwardProbe, HostProbe, HostSample, LogProbe, PartitionLag, UpstreamStateReport } from './probes.js';
+
+export const RATE_WINDOW_MS = 10_000;
+export const TREND_WINDOW_MS = 60_000;
+const SECONDS_PER_DAY = 86_400;
 
 export interface IngestProbe {
   clients(): number;
@@ -36,7 +44,10 @@ export interface StatusInputs {
   limits: { storageMaxBytes: number; diskFreeMinBytes: number };
   upstream: { brokers: readonly string[] } | null;
   rateSampleMs?: number;
+  /** Ingest rates span this; default RATE_WINDOW_MS. */
   rateWindowMs?: number;
+  /** Drain rate, time to drain and flash wear span this; default TREND_WINDOW_MS. */
+  trendWindowMs?: number;
   /** Rejected publishes and dropped records by reason; without it both lists are empty. */
   losses?: () => LossTotals;
   /** Late-bound like `forward`: the firmware bridge starts after ops; null when none is configured. */
@@ -69,21 +80,78 @@ export interface StatusReport {
   health: HealthReport;
   ingest: { clients: number; recordsTotal: number; bytesTotal: number; recordsPerSec: number; bytesPerSec: number; rejected: LossTotals['rejected'] };
   streams: Array<{ stream: string; records: number; bytes: number; lagRecords: number | null; lagSeconds: number | null; partitions: PartitionStatus[] }>;
-  upstream: { state: UpstreamState; lastError: string | null; brokers: readonly string[] };
-  storage: { logBytes: number; dataFileBytes: number; maxBytes: number; diskFreeBytes: number | null; diskFreeMinBytes: number; diskWrittenBytes: number; writeAmplification: number | null; dropped: LossTotals['dropped'] };
+  upstream: UpstreamStateReport & UpstreamTrends & { brokers: readonly string[]; backlogRecords: number | null };
+  storage: { logBytes: number; dataFileBytes: number; maxBytes: number; diskFreeBytes: number | null; diskFreeMinBytes: number; diskWrittenBytes: number; writeAmplification: number | null; dropped: LossTotals['dropped']; wearBytesPerDay: number | null };
   host: HostSample | null;
   /** null when no firmware bridge is configured. */
   bridge: BridgeStatus | null;
 }
 
-interface Sample {
+/** One reading of the counters the rates are computed from. */
+export interface TrendSample {
+  /** ms since the epoch. */
   at: number;
+  /** Records and payload bytes ingested since start. */
   records: number;
   bytes: number;
+  /** Records Kafka acknowledged since start, and records pending upstream; null without an upstream. */
+  forwarded: number | null;
+  backlog: number | null;
+  /** Bytes the process wrote to disk since start. */
+  diskWritten: number;
+}
+
+/** What the upstream's samples say; every figure null without an upstream or before two samples. */
+export interface UpstreamTrends {
+  /** Records per second Kafka acknowledged. */
+  drainRecordsPerSec: number | null;
+  /** How fast the backlog grows (negative: it shrinks), records per second. */
+  backlogGrowthRecordsPerSec: number | null;
+  /** Seconds until the backlog is gone at the current net rate: 0 without backlog, null while it does not shrink. */
+  drainSeconds: number | null;
+}
+
+export interface Trends extends UpstreamTrends {
+  recordsPerSec: number;
+  bytesPerSec: number;
+  /** Bytes written to disk per day at the current rate (flash wear). */
+  wearBytesPerDay: number | null;
+}
+
+/**
+ * The rates from `samples` (oldest first): ingest over the last `rateWindowMs`, the rest over the last
+ * `trendWindowMs`, each from the oldest sample inside its window to the newest. Pure.
+ */
+export function trends(samples: readonly TrendSample[], windows: { rateWindowMs: number; trendWindowMs: number }): Trends {
+  assert.ok(windows.rateWindowMs > 0 && windows.trendWindowMs > 0);
+  const none: Trends = { recordsPerSec: 0, bytesPerSec: 0, drainRecordsPerSec: null, backlogGrowthRecordsPerSec: null, drainSeconds: null, wearBytesPerDay: null };
+  const last = samples.at(-1);
+  if (last === undefined) return none;
+  const since = (windowMs: number, usable: (s: TrendSample) => boolean = () => true): TrendSample => samples.find((s) => s.at >= last.at - windowMs && usable(s)) ?? last;
+  const perSec = (first: TrendSample, value: (s: TrendSample) => number): number => ((value(last) - value(first)) * 1000) / (last.at - first.at);
+  const r = since(windows.rateWindowMs);
+  const t = since(windows.trendWindowMs);
+  assert.ok(r.at <= last.at && t.at <= last.at, 'samples are oldest first');
+  const result = { ...none };
+  if (r.at < last.at) {
+    result.recordsPerSec = perSec(r, (s) => s.records);
+    result.bytesPerSec = perSec(r, (s) => s.bytes);
+  }
+  if (t.at === last.at) return result;
+  result.wearBytesPerDay = perSec(t, (s) => s.diskWritten) * SECONDS_PER_DAY;
+  // The forwarder starts after the sampler: the upstream's figures begin at its first sample.
+  const u = since(windows.trendWindowMs, (s) => s.forwarded !== null && s.backlog !== null);
+  if (last.backlog === null || u.at === last.at) return result;
+  const growth = perSec(u, (s) => s.backlog ?? 0);
+  result.drainRecordsPerSec = perSec(u, (s) => s.forwarded ?? 0);
+  result.backlogGrowthRecordsPerSec = growth;
+  result.drainSeconds = last.backlog === 0 ? 0 : growth < 0 ? last.backlog / -growth : null;
+  assert.ok(result.drainRecordsPerSec >= 0, 'the forwarded count never goes back');
+  return result;
 }
 
 export class StatusReporter {
-  private readonly samples: Sample[] = [];
+  private readonly samples: TrendSample[] = [];
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly inputs: StatusInputs) {
@@ -103,7 +171,8 @@ export class StatusReporter {
       byStream.set(p.stream, list);
     }
     const host = inputs.host?.latest() ?? null;
-    const upstream = inputs.forward?.state() ?? { state: 'disabled' as const, lastError: null };
+    const upstream: UpstreamStateReport = inputs.forward?.state() ?? { state: 'disabled', lastError: null, refusal: null };
+    const t = this.trends();
     const losses = inputs.losses?.() ?? { rejected: [], dropped: [] };
     const bridge = inputs.bridge?.()?.stats() ?? null;
     return {
@@ -112,7 +181,7 @@ export class StatusReporter {
       startedAt: new Date(inputs.startedAt).toISOString(),
       uptimeSeconds: Math.round((now - inputs.startedAt) / 1000),
       health: inputs.health(),
-      ingest: { clients: inputs.ingest.clients(), recordsTotal: inputs.ingest.recordsTotal(), bytesTotal: inputs.ingest.bytesTotal(), ...this.rates(), rejected: losses.rejected },
+      ingest: { clients: inputs.ingest.clients(), recordsTotal: inputs.ingest.recordsTotal(), bytesTotal: inputs.ingest.bytesTotal(), recordsPerSec: t.recordsPerSec, bytesPerSec: t.bytesPerSec, rejected: losses.rejected },
       streams: [...byStream].map(([stream, partitions]) => ({
         stream,
         records: sum(partitions.map((p) => p.records)),
@@ -121,7 +190,14 @@ export class StatusReporter {
         lagSeconds: inputs.forward ? Math.max(0, ...partitions.map((p) => p.lagSeconds ?? 0)) : null,
         partitions,
       })),
-      upstream: { ...upstream, brokers: inputs.upstream?.brokers ?? [] },
+      upstream: {
+        ...upstream,
+        brokers: inputs.upstream?.brokers ?? [],
+        backlogRecords: inputs.forward ? sum([...lag.values()].map((l) => l.lagRecords)) : null,
+        drainRecordsPerSec: t.drainRecordsPerSec,
+        backlogGrowthRecordsPerSec: t.backlogGrowthRecordsPerSec,
+        drainSeconds: t.drainSeconds,
+      },
       storage: {
         logBytes: inputs.log.logBytes(),
         dataFileBytes: inputs.log.dataFileBytes(),
@@ -131,6 +207,7 @@ export class StatusReporter {
         diskWrittenBytes: inputs.log.diskWrittenBytes(),
         writeAmplification: inputs.log.writeAmplification(),
         dropped: losses.dropped,
+        wearBytesPerDay: t.wearBytesPerDay,
       },
       host,
       bridge: bridge === null ? null : { ...bridge.devices, lost: bridge.lost },
@@ -139,7 +216,7 @@ export class StatusReporter {
 
   /** One line for systemd's STATUS=: rate, backlog, upstream. */
   summaryLine(): string {
-    const r = this.rates();
+    const r = this.trends();
     const backlog = sum((this.inputs.forward?.lag() ?? []).map((l) => l.lagRecords));
     const upstream = this.inputs.forward?.state().state ?? 'disabled';
     return `${r.recordsPerSec.toFixed(0)} msg/s in, ${this.inputs.ingest.clients()} clients, backlog ${backlog} records, upstream ${upstream}`;
@@ -150,18 +227,23 @@ export class StatusReporter {
   }
 
   private sample(): void {
-    const windowMs = this.inputs.rateWindowMs ?? 10_000;
+    const { inputs } = this;
+    const windowMs = Math.max(inputs.rateWindowMs ?? RATE_WINDOW_MS, inputs.trendWindowMs ?? TREND_WINDOW_MS);
     const at = Date.now();
-    this.samples.push({ at, records: this.inputs.ingest.recordsTotal(), bytes: this.inputs.ingest.bytesTotal() });
-    while (this.samples.length > 2 && (this.samples[0] as Sample).at < at - windowMs) this.samples.shift();
+    const forward = inputs.forward;
+    this.samples.push({
+      at,
+      records: inputs.ingest.recordsTotal(),
+      bytes: inputs.ingest.bytesTotal(),
+      forwarded: forward ? forward.forwardedRecords() : null,
+      backlog: forward ? sum(forward.lag().map((l) => l.lagRecords)) : null,
+      diskWritten: inputs.log.diskWrittenBytes(),
+    });
+    while (this.samples.length > 2 && (this.samples[0] as TrendSample).at < at - windowMs) this.samples.shift();
   }
 
-  private rates(): { recordsPerSec: number; bytesPerSec: number } {
-    const first = this.samples[0];
-    const last = this.samples[this.samples.length - 1];
-    if (!first || !last || last.at === first.at) return { recordsPerSec: 0, bytesPerSec: 0 };
-    const seconds = (last.at - first.at) / 1000;
-    return { recordsPerSec: (last.records - first.records) / seconds, bytesPerSec: (last.bytes - first.bytes) / seconds };
+  private trends(): Trends {
+    return trends(this.samples, { rateWindowMs: this.inputs.rateWindowMs ?? RATE_WINDOW_MS, trendWindowMs: this.inputs.trendWindowMs ?? TREND_WINDOW_MS });
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * HTTP authentication end to end, against a real `tributary serve` (port 0, on 127.0.0.1):
  * - with `http.auth.bearerTokenFile`, `/metrics`, `/api/v1/status` and any other path (unknown ones
- *   too: nothing is routed before the check) answer 401 with `WWW-Authenticate: Bearer realm=...` and a
+ *   too: nothing is routed before the check; only the status page's own files are served without
+ *   credentials, test/e2e/status-page.test.ts) answer 401 with `WWW-Authenticate: Bearer realm=...` and a
  *   JSON error without the token or with a wrong one, and 200 with the right one; `/healthz` stays open;
  *   a refusal leaves at least 1 s later while a good request is served at once; refusals are counted in
  *   `tributary_http_auth_failures_total{reason}` and logged, and no token ever reaches serve's log;

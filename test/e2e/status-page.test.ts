@@ -14,8 +14,16 @@
  * - when serve goes away the page says it is stale; when the connection drops and comes back (a TCP
  *   proxy in between, cut and restored) it goes stale and then live again without a reload; a
  *   screenshot is saved (its path printed);
- * - with `http.auth`, the page and its files answer 401 without credentials, like /api/v1/status,
- *   and the page works with them.
+ * - before any record is sent, an upstream that accepts connections but never answers shows
+ *   "connecting…" (not "up"), and a closed port shows "down" with its error;
+ * - with `http.auth.passwordFile`, the page and its files answer 401 without credentials, like
+ *   /api/v1/status, and the page works with them (the browser's own login);
+ * - with `http.auth.bearerTokenFile`, the page's files load without credentials while /api/v1/status
+ *   and /metrics still answer 401; the page asks for the token, says so when a wrong one is refused, goes
+ *   live with the right one, keeps it across a reload (sessionStorage) and asks again in a fresh session;
+ *   the only console errors are Chromium's lines for the two refused polls.
+ * Drain rate, time to drain and flash wear come from the status report (test/ops/status.test.ts); a real
+ * Kafka stopped and restarted, and a refused SASL login, are in status-page-upstream.test.ts.
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -117,7 +125,10 @@ streams:
     assert.equal(backlogBefore, 37);
     await until('backlog grows to 237', async () => Number(await attr(w.page, '#backlog', 'data-records')) === 237, 10_000, 100);
     assert.match(await textOf(w.page, '#upstream-brokers'), new RegExp(`127\\.0\\.0\\.1:${port}`));
-    assert.match(await textOf(w.page, '#drain-time'), /not draining/);
+    assert.match(await textOf(w.page, '#drain-time'), /^not draining \(backlog \+/);
+    assert.equal(await textOf(w.page, '#drain-rate'), '0 records/s');
+    assert.match(await textOf(w.page, '#upstream-error'), /^UPSTREAM_UNREACHABLE: /);
+    assert.match(await textOf(w.page, '#wear'), /^\d[\d,.]* [KMG]?i?B\/day written at the current rate$/);
     assert.match(await textOf(w.page, '#ingest-total'), /^237 records/);
     assert.equal(await textOf(w.page, '#rejected'), 'none');
     const { client: raw } = await RawClient.connect(broker.mqttPort, { clientId: 'wild' });
@@ -206,6 +217,104 @@ test('http.auth: the page and its files need the credentials /api/v1/status need
     await until('the page is live', async () => (await attr(w.page, '#conn', 'data-state')) === 'live');
     assert.equal(await textOf(w.page, '#gateway'), 'gw-01');
     assert.deepEqual(w.errors, []);
+    await w.page.close();
+  } finally {
+    await broker.stop();
+  }
+});
+
+test('before any record is sent: an upstream that never answers is "connecting", a closed port is "down"', async () => {
+  // Accepts TCP and never says a word: the client waits for its first answer (requestTimeoutMs).
+  const silent = net.createServer(() => undefined);
+  const held = new Set<net.Socket>();
+  silent.on('connection', (s) => held.add(s.on('close', () => held.delete(s))));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const silentPort = (silent.address() as net.AddressInfo).port;
+  const quiet = await startServe({ configYaml: `upstream: { kafka: { brokers: ["127.0.0.1:${silentPort}"], requestTimeoutMs: 60000 } }\n` });
+  const down = await startServe({ configYaml: `upstream: { kafka: { brokers: ["127.0.0.1:${await closedPort()}"] } }\n` });
+  try {
+    await until('serve connected to the silent upstream', () => held.size > 0);
+    const q = await openPage(browser, `http://127.0.0.1:${quiet.httpPort}`);
+    await q.page.goto(`http://127.0.0.1:${quiet.httpPort}/`, { waitUntil: 'load' });
+    await until('the page is live', async () => (await attr(q.page, '#conn', 'data-state')) === 'live');
+    assert.equal(await attr(q.page, '#upstream-state', 'data-state'), 'connecting');
+    assert.equal(await textOf(q.page, '#upstream-state'), 'connecting…');
+    assert.equal(await attr(q.page, '#upstream-state', 'class'), 'badge muted', 'neither green nor red: nobody knows yet');
+    assert.equal(await textOf(q.page, '#backlog'), '0 records, oldest 0 s');
+    const status = JSON.parse((await httpGet(`http://127.0.0.1:${quiet.httpPort}/api/v1/status`)).body) as { upstream: { state: string; lastError: string | null } };
+    assert.deepEqual([status.upstream.state, status.upstream.lastError], ['connecting', null]);
+    assert.match(await quiet.metrics(), /^tributary_upstream_up 0$/m);
+
+    const d = await openPage(browser, `http://127.0.0.1:${down.httpPort}`);
+    await d.page.goto(`http://127.0.0.1:${down.httpPort}/`, { waitUntil: 'load' });
+    await until('down without a record sent', async () => (await attr(d.page, '#upstream-state', 'data-state')) === 'offline', 10_000, 100);
+    assert.equal(await textOf(d.page, '#upstream-state'), 'down');
+    assert.match(await textOf(d.page, '#upstream-error'), /^UPSTREAM_UNREACHABLE: Kafka connect to 127\.0\.0\.1:\d+ failed/);
+    assert.equal(await textOf(d.page, '#backlog'), '0 records, oldest 0 s');
+    for (const w of [q, d]) {
+      assert.deepEqual(w.errors, []);
+      assert.deepEqual(w.foreign, []);
+      await w.page.close();
+    }
+  } finally {
+    await quiet.stop();
+    await down.stop();
+    for (const s of held) s.destroy();
+    silent.close();
+  }
+});
+
+test('http.auth bearer token: the page loads without it, asks for it once, and sends it on its polls', async () => {
+  const dir = tmpDir();
+  const token = 'field-token-0123456789abcdef';
+  const tokenFile = path.join(dir, 'token');
+  fs.writeFileSync(tokenFile, `${token}\n`);
+  const broker = await startServe({ configYaml: `http: { host: 127.0.0.1, auth: { bearerTokenFile: ${tokenFile} } }\n` });
+  const origin = `http://127.0.0.1:${broker.httpPort}`;
+  try {
+    for (const route of ['/', '/page.js', '/page.css', '/favicon.svg']) assert.equal((await httpGet(`${origin}${route}`)).status, 200, `${route}: nothing secret, served open`);
+    for (const route of ['/api/v1/status', '/metrics', '/no-such-path']) assert.equal((await httpGet(`${origin}${route}`)).status, 401, route);
+    const page = await httpGet(`${origin}/`);
+    assert.doesNotMatch(page.body, /gw-01/, 'the open page names no gateway: every figure comes from /api/v1/status');
+
+    const w = await openPage(browser, origin);
+    await w.page.goto(`${origin}/`, { waitUntil: 'load' });
+    await until('the page asks for the token', async () => (await attr(w.page, '#conn', 'data-state')) === 'login');
+    assert.equal(await w.page.$eval('#login', (f) => (f as HTMLFormElement).hidden), false);
+    assert.equal(await textOf(w.page, '#gateway'), '…', 'no figure without the token');
+    const askedAt = (await w.page.evaluate(() => performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/api/v1/status')).length));
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal(await w.page.evaluate(() => performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/api/v1/status')).length), askedAt, 'no polling while it waits for a token');
+
+    await w.page.type('#token', 'wrong-token-0123456789abcdef');
+    await w.page.click('#login button');
+    await until('the wrong token is refused', async () => (await textOf(w.page, '#login-error')) === 'the gateway refused that token', 10_000, 100);
+    assert.equal(await w.page.evaluate(() => sessionStorage.getItem('tributary.bearerToken')), null, 'a refused token is forgotten');
+
+    await w.page.type('#token', token);
+    await w.page.keyboard.press('Enter');
+    await until('live with the token', async () => (await attr(w.page, '#conn', 'data-state')) === 'live', 10_000, 100);
+    assert.equal(await textOf(w.page, '#gateway'), 'gw-01');
+    assert.equal(await w.page.$eval('#login', (f) => (f as HTMLFormElement).hidden), true);
+    await w.page.reload({ waitUntil: 'load' });
+    await until('live again after a reload, not asked again', async () => (await attr(w.page, '#conn', 'data-state')) === 'live', 10_000, 100);
+    assert.equal(await w.page.$eval('#login', (f) => (f as HTMLFormElement).hidden), true);
+    // Chromium logs each refused request as a console error: the two polls refused by design, nothing else.
+    assert.deepEqual(w.errors.filter((e) => !/status of 401/.test(e)), []);
+    assert.equal(w.errors.length, 2, w.errors.join('\n'));
+    assert.deepEqual(w.foreign, []);
+
+    // A fresh session (another browser context: sessionStorage is per tab) is asked again.
+    const context = await browser.createBrowserContext();
+    try {
+      const fresh = await context.newPage();
+      await fresh.goto(`${origin}/`, { waitUntil: 'load' });
+      await until('a fresh session asks', async () => (await attr(fresh, '#conn', 'data-state')) === 'login');
+    } finally {
+      await context.close();
+    }
+    const log = JSON.stringify(broker.lines);
+    assert.ok(!log.includes(token) && !log.includes('wrong-token'), 'no token in serve\'s log');
     await w.page.close();
   } finally {
     await broker.stop();

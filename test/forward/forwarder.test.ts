@@ -9,7 +9,9 @@
  * stream, logs it once, keeps its records in the log and retries later. A cluster that refuses the connection
  * (SASL authentication, TLS verification) holds every stream back with one probe per longest backoff, logs
  * it once, says so for health, drops nothing; `renewUpstream` (SIGHUP) hands the sink the new material and
- * probes at once, after which everything arrives in order. Higher-priority streams drain first
+ * probes at once, after which everything arrives in order. Before any record is sent, the state is
+ * `connecting` until the sink's first connect answers, then `offline` (with the refusal, if Kafka refused
+ * the login) or `online`; while down with nothing to send the connect is the probe. Higher-priority streams drain first
  * when sends are scarce, and `close()` lets the in-flight batch finish and commit, within its timeout.
  */
 import assert from 'node:assert/strict';
@@ -79,7 +81,7 @@ describe('forwarding', () => {
     await waitFor('cursors committed', () => [0, 1, 2].every((p) => log.cursor(UPSTREAM_GROUP, 'telemetry', p) === log.partitionInfo('telemetry', p).endOffset));
     assert.equal(log.cursor(UPSTREAM_GROUP, 'local', 0), null, 'disabled stream is not forwarded');
     await waitFor('no lag', () => forwarder.lag().every((l) => l.lagRecords === 0 && l.lagSeconds === 0));
-    assert.deepEqual(forwarder.state(), { state: 'online', lastError: null });
+    assert.deepEqual(forwarder.state(), { state: 'online', lastError: null, refusal: null });
     assert.ok(!forwarder.lag().some((l) => l.stream === 'local'));
   });
 
@@ -278,6 +280,69 @@ describe('link failures', () => {
     forwarder.start();
     await waitFor('refused', () => forwarder.upstreamRefusal() !== null);
     assert.equal(forwarder.upstreamRefusal(), 'upstream TLS verification failed: UPSTREAM_TLS: TLS with broker(s) k:9093 failed');
+    assert.equal(forwarder.state().refusal, 'tls');
+  });
+});
+
+/** A MemorySink that opens a session on `connect`, as the Kafka sink does, with a scripted outcome. */
+class ConnectingSink extends MemorySink {
+  connects = 0;
+  constructor(public connecting: () => Promise<void>) {
+    super();
+  }
+  async connect(): Promise<void> {
+    this.connects++;
+    await this.connecting();
+  }
+}
+
+describe('upstream state before anything is sent', () => {
+  test('connecting until the first connect answers; offline when it fails, with no record to send; online once it connects', async () => {
+    const config = forwardConfig({ retryBackoffMinMs: 20, retryBackoffMaxMs: 100 });
+    let answer: () => Promise<void> = () => new Promise(() => undefined);
+    const sink = new ConnectingSink(() => answer());
+    const { forwarder } = await setup(config, sink);
+    assert.deepEqual(forwarder.state(), { state: 'connecting', lastError: null, refusal: null }, 'before start');
+    assert.equal(forwarder.upstreamUp(), false, 'not up until something said so');
+    forwarder.start();
+    await waitFor('the first connect', () => sink.connects === 1);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(forwarder.state().state, 'connecting', 'a connect that has not answered decides nothing');
+    await forwarder.close();
+
+    answer = async () => {
+      throw unreachable();
+    };
+    const down = await setup(config, sink);
+    down.forwarder.start();
+    await waitFor('offline', () => down.forwarder.state().state === 'offline');
+    assert.match(down.forwarder.state().lastError ?? '', /^UPSTREAM_UNREACHABLE: /);
+    assert.equal(down.forwarder.upstreamUp(), false);
+    assert.equal(sink.calls.length, 0, 'no record was sent: the connect said it');
+    const connectsDown = sink.connects;
+    await new Promise((r) => setTimeout(r, 350));
+    assert.ok(sink.connects - connectsDown >= 2 && sink.connects - connectsDown <= 8, `probes at the backoff while down (${sink.connects - connectsDown} in 350 ms)`);
+    assert.equal(down.lines.filter((l) => /cannot connect to Kafka/.test(String(l.msg))).length, 1, 'logged once');
+
+    answer = async () => undefined;
+    await waitFor('online', () => down.forwarder.state().state === 'online');
+    assert.equal(down.forwarder.upstreamUp(), true);
+    const connectsUp = sink.connects;
+    await new Promise((r) => setTimeout(r, 250));
+    assert.equal(sink.connects, connectsUp, 'no connect while the link is up');
+    assert.ok(down.lines.some((l) => l.msg === 'connected to Kafka again'));
+  });
+
+  test('a refused login at the first connect: offline with refusal authentication, before any record', async () => {
+    const sink = new ConnectingSink(async () => {
+      throw new UpstreamError('Kafka refused SASL SCRAM-SHA-512 authentication as gw', { code: 'UPSTREAM_AUTH', retriable: false });
+    });
+    const { forwarder, lines } = await setup(forwardConfig(), sink);
+    forwarder.start();
+    await waitFor('refused', () => forwarder.state().refusal !== null);
+    assert.deepEqual(forwarder.state(), { state: 'offline', lastError: 'UPSTREAM_AUTH: Kafka refused SASL SCRAM-SHA-512 authentication as gw', refusal: 'authentication' });
+    assert.match(forwarder.upstreamRefusal() ?? '', /^upstream authentication failed: /);
+    assert.deepEqual(lines.filter((l) => /^upstream authentication failed/.test(String(l.msg))).map((l) => l.level), ['error']);
   });
 });
 
@@ -355,7 +420,7 @@ describe('scheduling and shutdown', () => {
     const { logger } = captureLogger();
     const forwarder = createForwarder({ log, config: { streams: config.streams, upstream }, gatewayId: 'gw', logger });
     forwarder.start();
-    assert.deepEqual(forwarder.state(), { state: 'disabled', lastError: null });
+    assert.deepEqual(forwarder.state(), { state: 'disabled', lastError: null, refusal: null });
     assert.equal(forwarder.upstreamUp(), null);
     assert.deepEqual(forwarder.lag(), []);
     await forwarder.close();

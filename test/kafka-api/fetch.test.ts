@@ -1,136 +1,142 @@
 /**
- * Fetch semantics through stock clients:
- *   - OFFSET_OUT_OF_RANGE: a group of kafkajs, and one of kcat (librdkafka), each on its own stream
- *     with a small `retention.bytes` and no upstream, commits offset 10; more records push retention
- *     past 10; the consumer then starts at its committed offset, is told OFFSET_OUT_OF_RANGE, and with
- *     auto.offset.reset=earliest restarts at the log start (what `tributary log streams` says) and
- *     reads every record from there on, once, in order. serve counts the Fetch error.
- *   - per-request byte limits: kafkajs (Fetch 11) and @platformatic/kafka (Fetch 12+) with
- *     maxBytesPerPartition 1 KiB read 200 records of ~200 bytes: every record once, in order, in many
- *     Fetches (serve's request counter says how many).
+ * Fetch over a real log (src/kafka-api/fetch.ts), below the wire: batches decoded by the Kafka client's
+ * own decoder (@platformatic/kafka `readRecordsBatch`, an independent implementation) carry the log's
+ * offsets and the forwarder's keys, values, timestamps and headers; a fetch at the end long-polls and
+ * is woken by the commit, not by a timer; the wait ends at maxWaitMs or when the connection goes; an offset
+ * that retention trimmed is OFFSET_OUT_OF_RANGE with the log start; byte limits hold, except that the
+ * first partition with data returns one record however large (KIP-74).
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { runCli } from '../helpers/cli.js';
-import { until } from '../helpers/until.js';
-import { ConsumerChild, KCAT_FORMAT, MqttFeed, assertRecord, parseKcat, runTool, serveYaml, startKafkaApi, type KafkaApiServe, type Published, type SeenRecord } from './harness.js';
+import test from 'node:test';
+import { readRecordsBatch, Reader } from '@platformatic/kafka';
+import { Log, type RecordInput } from '../../src/log/index.js';
+import { FetchService, type FetchRequest } from '../../src/kafka-api/fetch.js';
+import { TopicCatalog, topicId } from '../../src/kafka-api/topics.js';
+import { tmpDir } from '../helpers/tmp.js';
 
-const gateway = 'gw-fetch';
-const limited = 'limited';
-const trimmedStreams = ['trimmed-kafkajs', 'trimmed-kcat'] as const;
-const retentionBytes = 4096;
-const payloadPad = 'x'.repeat(180);
+const OPTIONS = { gatewayId: 'gw-test', keySpecs: new Map([['s', 'topic']]), maxWaitMsMax: 30_000, recordsPerPartitionMax: 10_000 };
 
-let serve: KafkaApiServe;
-const children: ConsumerChild[] = [];
-
-before(async () => {
-  serve = await startKafkaApi(serveYaml(gateway, [...trimmedStreams.map((name) => ({ name, partitions: 1, retentionBytes })), { name: limited, partitions: 1 }]));
-});
-
-after(async () => {
-  await Promise.all(children.map((c) => c.kill()));
-  assert.equal(await serve?.broker.stop(), 0);
-});
-
-async function startOffset(stream: string): Promise<number> {
-  const r = await runCli(['log', 'streams', '--data-dir', serve.broker.dataDir, '--json']);
-  assert.equal(r.code, 0, r.stderr);
-  const all = JSON.parse(r.stdout) as Array<{ stream: string; partitions: Array<{ partition: number; startOffset: number; endOffset: number }> }>;
-  const s = all.find((x) => x.stream === stream);
-  assert.ok(s !== undefined, `stream ${stream} in ${r.stdout}`);
-  return (s.partitions[0] as { startOffset: number }).startOffset;
+function rec(i: number, size = 50): RecordInput {
+  return { timestamp: 1_700_000_000_000 + i, topic: `sensors/${i % 3}/t`, qos: 1, retain: false, clientId: `c${i}`, payload: Buffer.alloc(size, i % 256) };
 }
 
-/** Sum of tributary_kafka_api_requests_total samples whose labels match all of `labels`. */
-async function requests(labels: RegExp[]): Promise<number> {
-  const text = await serve.broker.metrics();
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith('tributary_kafka_api_requests_total{') && labels.every((re) => re.test(l)))
-    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+function request(partitions: Array<{ partition: number; fetchOffset: number; partitionMaxBytes?: number }>, over: Partial<FetchRequest> = {}): FetchRequest {
+  return {
+    maxWaitMs: 0,
+    minBytes: 1,
+    maxBytes: 50 * 1024 * 1024,
+    topics: [{ topic: 's', topicId: topicId('s'), partitions: partitions.map((p) => ({ partition: p.partition, fetchOffset: BigInt(p.fetchOffset), partitionMaxBytes: p.partitionMaxBytes ?? 1024 * 1024, currentLeaderEpoch: 0 })) }],
+    ...over,
+  };
 }
 
-/** A client in a group on its own trimmed stream: `read` consumes to the end (committing) and returns what it read. */
-interface TrimClient {
-  stream: string;
-  read(expectedLast: number): Promise<SeenRecord[]>;
+function decode(records: Buffer | null) {
+  assert.ok(records !== null && records.length > 0, 'records returned');
+  const reader = Reader.from(records);
+  const batch = readRecordsBatch(reader);
+  return batch;
 }
 
-/** kafkajs in a child (fromBeginning: auto.offset.reset=earliest), stopped once it committed `expectedLast + 1`. */
-const kafkajsTrim: TrimClient = {
-  stream: trimmedStreams[0],
-  async read(expectedLast) {
-    const c = ConsumerChild.start('kafkajs', { client: 'kafkajs', bootstrap: serve.bootstrap, groupId: 'trim-kafkajs', topic: this.stream, sessionTimeoutMs: 3000, heartbeatMs: 300, maxWaitMs: 200 });
-    children.push(c);
-    await c.waitFor(`kafkajs committing ${expectedLast + 1}`, (x) => x.committed().get(0) === expectedLast + 1, 30_000);
-    assert.equal(await c.stop(), 0);
-    return c.records();
-  },
-};
-
-/** kcat's balanced consumer with auto.offset.reset=earliest, to the end of the stream (it commits as it exits). */
-const kcatTrim: TrimClient = {
-  stream: trimmedStreams[1],
-  async read() {
-    const r = await runTool('kcat', ['-b', serve.bootstrap, '-G', 'trim-kcat', '-X', 'auto.offset.reset=earliest', '-e', '-q', '-f', KCAT_FORMAT, this.stream], 15_000);
-    assert.equal(r.code, 0, r.stderr);
-    return parseKcat(r.stdout);
-  },
-};
-
-function assertInOrderOnce(seen: SeenRecord[], expected: Published[], stream: string, what: string): void {
-  assert.deepEqual(seen.map((r) => r.offset), expected.map((p) => p.offset), `${what}: offsets read, in order, once`);
-  expected.forEach((p, i) => assertRecord(seen[i] as SeenRecord, p, stream, gateway));
+async function open(specs = [{ name: 's', partitions: 2 }]) {
+  const log = await Log.open({ dataDir: tmpDir() }, specs);
+  const fetch = new FetchService(log, new TopicCatalog(log), OPTIONS);
+  return { log, fetch, close: async () => (fetch.close(), await log.close()) };
 }
 
-for (const client of [kafkajsTrim, kcatTrim]) {
-  test(`${client.stream}: a committed offset that retention trimmed gets OFFSET_OUT_OF_RANGE, and auto.offset.reset=earliest restarts at the log start`, async () => {
-    const { stream } = client;
-    const feed = await MqttFeed.open(serve.broker.mqttUrl, 1);
-    try {
-      const first = await feed.publishMany([`${stream}/a`], 10, `first-${payloadPad}`);
-      assertInOrderOnce(await client.read(9), first, stream, 'before the trim');
-
-      // Enough records for retention (4 KiB) to drop the first ten and more.
-      const second = await feed.publishMany([`${stream}/a`], 60, `second-${payloadPad}`);
-      await until('retention trimming past offset 10', async () => (await startOffset(stream)) > 12, 15_000);
-      // Let the once-a-second retention pass settle, then take the log start the consumer must restart at.
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      const logStart = await startOffset(stream);
-      const expected = second.filter((p) => p.offset >= logStart);
-      assert.ok(expected.length > 0 && expected.length < second.length, `log start ${logStart} within the second batch`);
-      const oorBefore = await requests([/api="Fetch"/, /error="(OFFSET_OUT_OF_RANGE|1)"/]);
-
-      assertInOrderOnce(await client.read(69), expected, stream, 'after OFFSET_OUT_OF_RANGE');
-      const oor = (await requests([/api="Fetch"/, /error="(OFFSET_OUT_OF_RANGE|1)"/])) - oorBefore;
-      const counters = (await serve.broker.metrics()).split('\n').filter((l) => l.includes('kafka_api_requests_total'));
-      assert.ok(oor >= 1, `serve answered OFFSET_OUT_OF_RANGE (counted ${oor}); metrics:\n${counters.join('\n')}`);
-    } finally {
-      await feed.close();
-    }
-  });
-}
-
-test('per-request byte limits: maxBytesPerPartition 1 KiB → many Fetches, every record once, in order', async () => {
-  const feed = await MqttFeed.open(serve.broker.mqttUrl, 1);
-  try {
-    const published = await feed.publishMany(['limited/a'], 200, `rec-${payloadPad}`);
-    for (const client of ['kafkajs', 'platformatic'] as const) {
-      const fetchesBefore = await requests([/api="Fetch"/]);
-      const c = ConsumerChild.start(client, { client, bootstrap: serve.bootstrap, groupId: `limited-${client}`, topic: limited, sessionTimeoutMs: 3000, heartbeatMs: 300, maxWaitMs: 200, maxBytesPerPartition: 1024, commit: false });
-      children.push(c);
-      await c.waitFor(`${client} reading all 200`, (x) => x.records().length >= published.length, 60_000);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      assertInOrderOnce(c.records(), published, limited, client);
-      const fetches = (await requests([/api="Fetch"/])) - fetchesBefore;
-      // ~40 KB of records at most 1 KiB (one batch may exceed it) a Fetch.
-      console.log(`${client}: 200 records of ~${payloadPad.length + 10} bytes in ${fetches} Fetches at maxBytesPerPartition 1024`);
-      assert.ok(fetches >= 20, `${client}: ${fetches} Fetches for 40 KB at 1 KiB a partition: the limit was not honoured`);
-      assert.deepEqual(c.errors(), [], `${client}: no errors`);
-      await c.stop();
-    }
-  } finally {
-    await feed.close();
+test('records come back at their log offsets with the forwarder\'s key, value, timestamp and headers; by name (v12) and by topic id (v13)', async () => {
+  const { log, fetch, close } = await open();
+  for (let i = 0; i < 5; i++) await log.append('s', 1, rec(i));
+  for (const version of [12, 13]) {
+    const res = await fetch.fetch(request([{ partition: 1, fetchOffset: 2 }]), version, new AbortController().signal);
+    const topic = res.responses[0];
+    assert.equal(topic?.topic, 's');
+    assert.deepEqual(topic?.topicId, topicId('s'));
+    const p = topic?.partitions[0];
+    assert.equal(p?.errorCode, 0);
+    assert.equal(p?.highWatermark, 5n);
+    assert.equal(p?.logStartOffset, 0n);
+    const batch = decode(p?.records ?? null);
+    assert.equal(batch.firstOffset, 2n);
+    assert.equal(batch.records.length, 3);
+    batch.records.forEach((r, i) => {
+      const want = rec(i + 2);
+      assert.equal(Number(batch.firstOffset) + r.offsetDelta, i + 2);
+      assert.equal(Number(batch.firstTimestamp + r.timestampDelta), want.timestamp);
+      assert.equal(r.key?.toString(), want.topic);
+      assert.deepEqual(r.value, want.payload);
+      assert.deepEqual(
+        r.headers.map(([k, v]) => [k?.toString(), v?.toString()]),
+        [['tributary.gateway', 'gw-test'], ['tributary.stream', 's'], ['tributary.partition', '1'], ['tributary.offset', String(i + 2)], ['mqtt.topic', want.topic]],
+      );
+    });
   }
+  await close();
+});
+
+test('a fetch at the end long-polls: woken by the commit that appends, not by the timeout', async () => {
+  const { log, fetch, close } = await open();
+  await log.append('s', 0, rec(0));
+  const started = Date.now();
+  const pending = fetch.fetch(request([{ partition: 0, fetchOffset: 1 }], { maxWaitMs: 10_000 }), 12, new AbortController().signal);
+  setTimeout(() => void log.append('s', 0, rec(1)), 100);
+  const res = await pending;
+  const waited = Date.now() - started;
+  assert.ok(waited >= 90 && waited < 5_000, `answered after ${waited} ms: woken by the append, not the 10 s timeout`);
+  assert.equal(decode(res.responses[0]?.partitions[0]?.records ?? null).firstOffset, 1n);
+  // An append to another partition does not satisfy it: it waits to its maxWaitMs and returns empty.
+  const t0 = Date.now();
+  const other = fetch.fetch(request([{ partition: 0, fetchOffset: 2 }], { maxWaitMs: 300 }), 12, new AbortController().signal);
+  await log.append('s', 1, rec(2));
+  const empty = await other;
+  assert.ok(Date.now() - t0 >= 280, 'waited out its maxWaitMs');
+  assert.equal(empty.responses[0]?.partitions[0]?.records?.length, 0);
+  // The connection going away ends the wait at once.
+  const abort = new AbortController();
+  const t1 = Date.now();
+  const gone = fetch.fetch(request([{ partition: 0, fetchOffset: 2 }], { maxWaitMs: 20_000 }), 12, abort.signal);
+  setTimeout(() => abort.abort(), 50);
+  await gone;
+  assert.ok(Date.now() - t1 < 5_000);
+  await close();
+});
+
+test('an offset retention trimmed, or one past the end, is OFFSET_OUT_OF_RANGE with the log start and end', async () => {
+  const { log, fetch, close } = await open([{ name: 's', partitions: 1, retention: { bytes: 400 } } as never]);
+  for (let i = 0; i < 40; i++) await log.append('s', 0, rec(i));
+  await log.runRetention();
+  const start = log.partitionInfo('s', 0).startOffset;
+  assert.ok(start > 0, 'retention trimmed');
+  const trimmed = (await fetch.fetch(request([{ partition: 0, fetchOffset: 0 }]), 12, new AbortController().signal)).responses[0]?.partitions[0];
+  assert.equal(trimmed?.errorCode, 1);
+  assert.equal(trimmed?.logStartOffset, BigInt(start));
+  assert.equal(trimmed?.highWatermark, 40n);
+  const past = (await fetch.fetch(request([{ partition: 0, fetchOffset: 41 }]), 12, new AbortController().signal)).responses[0]?.partitions[0];
+  assert.equal(past?.errorCode, 1);
+  const ok = (await fetch.fetch(request([{ partition: 0, fetchOffset: start }]), 12, new AbortController().signal)).responses[0]?.partitions[0];
+  assert.equal(ok?.errorCode, 0);
+  assert.equal(decode(ok?.records ?? null).firstOffset, BigInt(start));
+  // Unknown partition and unknown topic id.
+  const unknown = await fetch.fetch(request([{ partition: 7, fetchOffset: 0 }]), 12, new AbortController().signal);
+  assert.equal(unknown.responses[0]?.partitions[0]?.errorCode, 3);
+  const byId = await fetch.fetch({ ...request([{ partition: 0, fetchOffset: 0 }]), topics: [{ topicId: topicId('nope'), partitions: [{ partition: 0, fetchOffset: 0n, partitionMaxBytes: 1000 }] }] }, 13, new AbortController().signal);
+  assert.equal(byId.responses[0]?.partitions[0]?.errorCode, 100);
+  await close();
+});
+
+test('byte limits: a partition stops at partitionMaxBytes, the response at maxBytes, but the first partition with data returns one record however large', async () => {
+  const { log, fetch, close } = await open();
+  for (let i = 0; i < 50; i++) await Promise.all([log.append('s', 0, rec(i, 200)), log.append('s', 1, rec(i, 200))]);
+  const small = await fetch.fetch(request([{ partition: 0, fetchOffset: 0, partitionMaxBytes: 2_000 }]), 12, new AbortController().signal);
+  const batch = small.responses[0]?.partitions[0]?.records ?? null;
+  assert.ok(batch !== null && batch.length <= 2_000, `batch of ${batch?.length} bytes within 2000`);
+  assert.ok(decode(batch).records.length >= 1);
+  const tiny = await fetch.fetch(request([{ partition: 0, fetchOffset: 0, partitionMaxBytes: 10 }, { partition: 1, fetchOffset: 0, partitionMaxBytes: 10 }]), 12, new AbortController().signal);
+  assert.equal(decode(tiny.responses[0]?.partitions[0]?.records ?? null).records.length, 1, 'one record past the limit, for the first partition');
+  assert.equal(tiny.responses[0]?.partitions[1]?.records?.length, 0, 'nothing for the second');
+  const capped = await fetch.fetch(request([{ partition: 0, fetchOffset: 0 }, { partition: 1, fetchOffset: 0 }], { maxBytes: 3_000 }), 12, new AbortController().signal);
+  const total = capped.responses[0]?.partitions.reduce((n, p) => n + (p.records?.length ?? 0), 0) ?? 0;
+  assert.ok(total <= 3_000 + 20_000, `response bytes ${total}`);
+  const first = capped.responses[0]?.partitions[0]?.records?.length ?? 0;
+  assert.ok(first > 0 && total - first <= Math.max(0, 3_000 - first), `the second partition fits in what the first left (${first} + ${total - first})`);
+  await close();
 });

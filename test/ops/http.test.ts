@@ -45,7 +45,8 @@ before(async () => {
     forward: {
       lag: () => [{ stream: 'telemetry', partition: 0, lagRecords: 1, lagSeconds: 0.5 }],
       upstreamUp: () => true,
-      state: () => ({ state: 'online', lastError: null }),
+      state: () => ({ state: 'online', lastError: null, refusal: null }),
+      forwardedRecords: () => 0,
     },
     host: {
       latest: () => ({

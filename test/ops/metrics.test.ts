@@ -82,7 +82,7 @@ test('probe gauges follow the probes at each scrape and drop what went away', as
 
 test('unknown values export no sample, not a false 0', async () => {
   const m = createMetrics({ defaultMetrics: false });
-  const forward: ForwardProbe = { lag: () => [], upstreamUp: () => null, state: () => ({ state: 'disabled', lastError: null }) };
+  const forward: ForwardProbe = { lag: () => [], upstreamUp: () => null, state: () => ({ state: 'disabled', lastError: null, refusal: null }), forwardedRecords: () => 0 };
   const sample: HostSample = {
     diskFreeBytes: 1,
     diskTotalBytes: 2,
@@ -115,7 +115,8 @@ test('lag in seconds per stream is the worst partition', async () => {
         { stream: 'events', partition: 0, lagRecords: 0, lagSeconds: 0 },
       ],
       upstreamUp: () => true,
-      state: () => ({ state: 'online', lastError: null }),
+      state: () => ({ state: 'online', lastError: null, refusal: null }),
+      forwardedRecords: () => 0,
     },
   });
   assert.equal(await sampleValue(m.render(), 'tributary_forward_lag_seconds', { stream: 'telemetry' }), 30);

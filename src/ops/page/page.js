@@ -4,10 +4,15 @@
 // credentials), and nothing else. A failed or slow read marks the page stale (banner + dimmed) and the next poll tries again: when
 // the gateway answers, the page is live again without a reload.
 //
-// Kept here, not on the server: the last 10 minutes of samples (sparklines), and the rates the
-// report does not carry, from two samples: drain rate = records in − backlog growth, time to drain,
-// flash wear = disk bytes written per day. Everything is written with textContent, never innerHTML:
-// stream names and error messages come from the network.
+// With a bearer token in http.auth, a browser has no way to send it on navigation: the gateway serves
+// these files without credentials (they hold nothing secret), and when /api/v1/status answers 401 with a
+// Bearer challenge the page asks for the token once, keeps it in sessionStorage (this tab only, gone
+// when it closes) and sends it as `Authorization: Bearer` on its polls. A refused token is forgotten and
+// asked for again; while the page waits for one it does not poll (each refusal is logged by the gateway).
+//
+// Every figure comes from the report, drain rate, time to drain and flash wear included (src/ops/status.ts
+// computes them); kept here are only the last 10 minutes of ingest rates, for the sparklines. Everything
+// is written with textContent, never innerHTML: stream names and error messages come from the network.
 'use strict';
 
 const POLL_MS = 2000;
@@ -16,7 +21,9 @@ const HISTORY_MS = 10 * 60 * 1000;
 const SPARK_W = 300;
 const SPARK_H = 40;
 
-const history = []; // { at, recordsPerSec, bytesPerSec, recordsTotal, lagRecords, diskWrittenBytes }
+const TOKEN_KEY = 'tributary.bearerToken';
+
+const history = []; // { at, recordsPerSec, bytesPerSec }
 let lastOkAt = null;
 
 const $ = (id) => document.getElementById(id);
@@ -48,16 +55,45 @@ function el(tag, cls, content) {
   return e;
 }
 
+class AuthNeeded extends Error {}
+
+function storedToken() {
+  try { return sessionStorage.getItem(TOKEN_KEY); } catch { return null; }
+}
+
 async function getText(path) {
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(), TIMEOUT_MS);
+  const token = storedToken();
+  const headers = token === null ? {} : { Authorization: `Bearer ${token}` };
   try {
-    const res = await fetch(path, { cache: 'no-store', credentials: 'same-origin', signal: ctl.signal });
+    const res = await fetch(path, { cache: 'no-store', credentials: 'same-origin', headers, signal: ctl.signal });
+    if (res.status === 401 && /\bBearer\b/i.test(res.headers.get('WWW-Authenticate') || '')) throw new AuthNeeded(token === null ? '' : 'the gateway refused that token');
     if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
     return await res.text();
   } finally {
     clearTimeout(timer);
   }
+}
+
+function askToken(why) {
+  try { sessionStorage.removeItem(TOKEN_KEY); } catch { /* storage off: the token is asked again */ }
+  const conn = $('conn');
+  conn.dataset.state = 'login';
+  conn.textContent = 'this gateway needs its HTTP bearer token';
+  text('login-error', why);
+  $('login').hidden = false;
+  $('token').focus();
+}
+
+function tokenGiven(event) {
+  event.preventDefault(); // form-action 'none': the form never submits, the script takes the token
+  const value = $('token').value.trim();
+  if (value === '') return;
+  try { sessionStorage.setItem(TOKEN_KEY, value); } catch { /* private mode without storage */ }
+  $('token').value = '';
+  $('login').hidden = true;
+  void pollStatus();
 }
 
 function setConnection(ok, why) {
@@ -81,23 +117,8 @@ function byReason(list, label, value) {
 }
 
 function remember(report, now) {
-  const lagRecords = report.streams.reduce((n, s) => n + (s.lagRecords || 0), 0);
-  history.push({ at: now, recordsPerSec: report.ingest.recordsPerSec, bytesPerSec: report.ingest.bytesPerSec, recordsTotal: report.ingest.recordsTotal, lagRecords, diskWrittenBytes: report.storage.diskWrittenBytes });
+  history.push({ at: now, recordsPerSec: report.ingest.recordsPerSec, bytesPerSec: report.ingest.bytesPerSec });
   while (history.length > 2 && history[0].at < now - HISTORY_MS) history.shift();
-}
-
-// Rates over the last minute of samples (or what there is): steadier than two adjacent polls.
-function derived() {
-  const last = history[history.length - 1];
-  let first = history[0];
-  for (const h of history) if (h.at >= last.at - 60000) { first = h; break; }
-  const dt = (last.at - first.at) / 1000;
-  if (dt <= 0) return { drainPerSec: null, drainSeconds: null, wearPerDay: null };
-  const inPerSec = (last.recordsTotal - first.recordsTotal) / dt;
-  const lagGrowthPerSec = (last.lagRecords - first.lagRecords) / dt;
-  const drainPerSec = Math.max(0, inPerSec - lagGrowthPerSec);
-  const drainSeconds = last.lagRecords === 0 ? 0 : lagGrowthPerSec < 0 ? last.lagRecords / -lagGrowthPerSec : Infinity;
-  return { drainPerSec, drainSeconds, lagGrowthPerSec, wearPerDay: ((last.diskWrittenBytes - first.diskWrittenBytes) / dt) * 86400 };
 }
 
 function spark(id, key) {
@@ -153,33 +174,33 @@ function renderStreams(streams) {
   $('streams').tBodies[0].replaceChildren(...rows);
 }
 
-const UPSTREAM_WORDS = { online: 'up', degraded: 'degraded', offline: 'down', disabled: 'not configured' };
+const UPSTREAM_WORDS = { connecting: 'connecting…', online: 'up', degraded: 'degraded', offline: 'down', disabled: 'not configured' };
+const REFUSAL_WORDS = { authentication: 'authentication failed', tls: 'TLS verification failed' };
+const BADGE = { online: 'ok', disabled: 'muted', connecting: 'muted' };
 
-function renderUpstream(report, d) {
-  const up = report.upstream;
-  const healthUp = report.health.checks.find((c) => c.name === 'upstream');
-  const refused = healthUp !== undefined && !healthUp.ok && /auth|sasl|certificate|tls/i.test(healthUp.message);
-  const state = refused ? (/auth|sasl/i.test(healthUp.message) ? 'authentication failed' : 'refused (TLS)') : UPSTREAM_WORDS[up.state] || up.state;
+function renderUpstream(up, streams) {
   const badge = $('upstream-state');
-  text('upstream-state', state);
+  text('upstream-state', up.refusal ? REFUSAL_WORDS[up.refusal] || up.refusal : UPSTREAM_WORDS[up.state] || up.state);
   badge.dataset.state = up.state;
-  badge.className = `badge ${up.state === 'online' ? 'ok' : up.state === 'disabled' ? 'muted' : 'bad'}`;
+  badge.dataset.refusal = up.refusal || '';
+  badge.className = `badge ${BADGE[up.state] || 'bad'}`;
   text('upstream-brokers', up.brokers.length === 0 ? 'none' : up.brokers.join(', '));
-  text('upstream-error', up.lastError || (refused ? healthUp.message : 'none'));
-  const backlog = report.streams.reduce((n, s) => n + (s.lagRecords || 0), 0);
-  const oldest = Math.max(0, ...report.streams.map((s) => s.lagSeconds || 0));
-  text('backlog', up.state === 'disabled' ? '–' : `${fmtInt(backlog)} records, oldest ${fmtSeconds(oldest)}`);
+  text('upstream-error', up.lastError || 'none');
+  const backlog = up.backlogRecords;
   $('backlog').dataset.records = String(backlog);
-  if (up.state === 'disabled' || d.drainPerSec === null) {
-    text('drain-rate', '–');
-    text('drain-time', '–');
+  if (backlog === null) {
+    for (const id of ['backlog', 'drain-rate', 'drain-time']) text(id, '–');
     return;
   }
-  text('drain-rate', `${fmtRate(d.drainPerSec)} records/s`);
-  text('drain-time', d.drainSeconds === Infinity ? `not draining (backlog +${fmtRate(d.lagGrowthPerSec)}/s)` : fmtSeconds(d.drainSeconds));
+  const oldest = Math.max(0, ...streams.map((x) => x.lagSeconds || 0));
+  text('backlog', `${fmtInt(backlog)} records, oldest ${fmtSeconds(oldest)}`);
+  text('drain-rate', up.drainRecordsPerSec === null ? '–' : `${fmtRate(up.drainRecordsPerSec)} records/s`);
+  const growth = up.backlogGrowthRecordsPerSec;
+  text('drain-time', up.drainSeconds !== null ? fmtSeconds(up.drainSeconds) : growth === null ? '–' : `not draining (backlog ${growth >= 0 ? '+' : ''}${fmtRate(growth)}/s)`);
+  $('drain-time').dataset.seconds = String(up.drainSeconds);
 }
 
-function renderStorage(st, d) {
+function renderStorage(st) {
   text('log-bytes', `${fmtBytes(st.logBytes)} of ${fmtBytes(st.maxBytes)} (storage.maxBytes)`);
   $('log-meter').max = st.maxBytes;
   $('log-meter').value = st.logBytes;
@@ -188,7 +209,7 @@ function renderStorage(st, d) {
   text('disk-free', `${fmtBytes(st.diskFreeBytes)} (floor ${fmtBytes(st.diskFreeMinBytes)})`);
   $('disk-free').className = low ? 'bad-text' : '';
   text('write-amp', st.writeAmplification === null ? '–' : `${num1.format(st.writeAmplification)}× payload bytes`);
-  text('wear', d.wearPerDay === null ? '–' : `${fmtBytes(d.wearPerDay)}/day written at the current rate`);
+  text('wear', st.wearBytesPerDay === null ? '–' : `${fmtBytes(st.wearBytesPerDay)}/day written at the current rate`);
   text('dropped', byReason(st.dropped || [], (x) => `${x.stream} ${x.reason}`, 'records'));
 }
 
@@ -229,14 +250,14 @@ function render(report) {
   spark('msg-spark', 'recordsPerSec');
   spark('byte-spark', 'bytesPerSec');
   renderStreams(report.streams);
-  const d = derived();
-  renderUpstream(report, d);
-  renderStorage(report.storage, d);
+  renderUpstream(report.upstream, report.streams);
+  renderStorage(report.storage);
   renderHost(report.host);
   renderDevices(report.bridge);
 }
 
 async function pollStatus() {
+  let again = true;
   try {
     const report = JSON.parse(await getText('api/v1/status'));
     const now = Date.now();
@@ -245,10 +266,16 @@ async function pollStatus() {
     render(report);
     setConnection(true);
   } catch (err) {
-    setConnection(false, err.name === 'AbortError' ? 'no answer' : err.message);
+    if (err instanceof AuthNeeded) {
+      again = false; // until a token is given
+      askToken(err.message);
+    } else {
+      setConnection(false, err.name === 'AbortError' ? 'no answer' : err.message);
+    }
   } finally {
-    setTimeout(pollStatus, POLL_MS);
+    if (again) setTimeout(pollStatus, POLL_MS);
   }
 }
 
+$('login').addEventListener('submit', tokenGiven);
 void pollStatus();
