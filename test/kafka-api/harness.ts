@@ -243,9 +243,13 @@ export class ConsumerChild {
     return `${this.name}: events ${JSON.stringify(this.events.slice(-8))}; stderr ${this.stderr.slice(-2000)}`;
   }
 
+  /** Waits until `check` holds; fails at once if the client crashed (it would never hold then). */
   async waitFor(what: string, check: (c: ConsumerChild) => boolean, timeoutMs: number): Promise<void> {
     try {
-      await until(what, () => check(this), timeoutMs);
+      await until(what, () => {
+        if (this.events.some((e) => e.ev === 'crashed')) throw new Error(`the client crashed while waiting for ${what}`);
+        return check(this);
+      }, timeoutMs);
     } catch (err) {
       throw new Error(`${(err as Error).message}; ${this.describe()}`, { cause: err });
     }
