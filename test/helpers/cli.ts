@@ -13,8 +13,13 @@ export interface CliResult {
 
 /** `timeoutMs`: the command is sent SIGTERM then (its code is then null), for commands that may not exit. */
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs?: number): Promise<CliResult> {
+  return runProgram(process.execPath, [CLI, ...args], env, timeoutMs);
+}
+
+/** Runs any program to its end (or `timeoutMs`, then SIGTERM); resolves with its exit code and output, never rejects on a non-zero exit. */
+export function runProgram(program: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs?: number): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(timeoutMs !== undefined && { timeout: timeoutMs }) });
+    const child = spawn(program, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(timeoutMs !== undefined && { timeout: timeoutMs }) });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
