@@ -62,8 +62,9 @@ test('a client with a publish pending is not read from; other clients are', asyn
     gaps.every((g) => g >= COMMIT_MS * 0.7),
     `A's PUBACKs came ${gaps.join(', ')} ms apart: each publish must be read only after the one before was committed, so each waits for a commit of its own (${COMMIT_MS} ms)`,
   );
-  // The commit running when B arrived, then B's own (with a commit's worth of slack for a slow machine).
-  assert.ok(ackB - sentB <= 3 * COMMIT_MS, `B waited ${ackB - sentB} ms: no longer than the commit running when it arrived and its own`);
+  // The commit running when B arrived, then B's own, with two commits' worth of slack: the shim's delay
+  // comes on top of the real fsync, which on a loaded shared disk has taken 300-400 ms by itself.
+  assert.ok(ackB - sentB <= 4 * COMMIT_MS, `B waited ${ackB - sentB} ms: no longer than the commit running when it arrived and its own`);
   assert.ok(ackB < (acksA[A_PUBLISHES - 1] as number), "B was acked before A's backlog was through: A's wait did not hold B up");
   a.destroy();
   b.destroy();

@@ -110,6 +110,8 @@ test('tributary status against a running serve, as a table and as --json', async
   try {
     for (let i = 0; i < 20; i++) await client.publishAsync(`t/${i}`, 'x'.repeat(10), { qos: 1 });
     const url = `http://127.0.0.1:${broker.httpPort}`;
+    // The host monitor's first sample lands after the listeners open (~0.5 s; not awaited at start).
+    await until('the first host sample', async () => ((await (await fetch(`${url}/api/v1/status`)).json()) as StatusReport).host !== null, 15_000, 100);
     const json = await runCli(['status', '--url', url, '--json']);
     assert.equal(json.code, 0, json.stderr);
     const report = JSON.parse(json.stdout) as StatusReport;
