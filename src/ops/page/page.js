@@ -236,7 +236,7 @@ function renderDevices(b) {
 }
 
 // Kafka's classic group states, as an operator would say them.
-const GROUP_WORDS = { Stable: 'stable', PreparingRebalance: 'rebalancing', CompletingRebalance: 'rebalancing', Empty: 'no members', Dead: 'gone' };
+const GROUP_WORDS = { Stable: 'stable', PreparingRebalance: 'rebalancing', CompletingRebalance: 'rebalancing', Empty: 'empty', Dead: 'gone' };
 const GROUP_BADGE = { Stable: 'ok', Empty: 'muted' };
 
 function renderKafka(k) {
@@ -247,21 +247,21 @@ function renderKafka(k) {
   const rows = [];
   for (const g of k.groups) {
     const state = el('td');
-    state.append(el('span', `badge ${GROUP_BADGE[g.state] || 'warn'}`, GROUP_WORDS[g.state] || g.state));
+    state.append(el('span', `badge ${GROUP_BADGE[g.state] || 'warn'}`, GROUP_WORDS[g.state] || g.state), ` ${fmtInt(g.members)} member${g.members === 1 ? '' : 's'}`);
     const total = cells(el('tr', 'total'), [g.group]);
     total.append(state);
-    cells(total, [fmtInt(g.members), g.lagRecords === null ? 'nothing committed' : '', '', '', fmtInt(g.lagRecords)]);
+    cells(total, [g.lagRecords === null ? 'nothing committed' : '', fmtInt(g.lagRecords)]);
     Object.assign(total.dataset, { group: g.group, state: g.state, members: String(g.members), lagRecords: String(g.lagRecords) });
     rows.push(total);
     for (const p of g.partitions) {
-      const tr = cells(el('tr', 'part'), [`  ${g.group}`, '', '', p.stream, `${p.partition}`, fmtInt(p.committedOffset), fmtInt(p.lagRecords)]);
+      const tr = cells(el('tr', 'part'), [`  ${p.stream}/${p.partition}`, '', fmtInt(p.committedOffset), fmtInt(p.lagRecords)]);
       Object.assign(tr.dataset, { group: g.group, stream: p.stream, partition: String(p.partition), lagRecords: String(p.lagRecords) });
       rows.push(tr);
     }
   }
   if (rows.length === 0) {
     const none = el('td', null, 'no consumer group yet');
-    none.colSpan = 7;
+    none.colSpan = 4;
     rows.push(el('tr'));
     rows[0].append(none);
   }
