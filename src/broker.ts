@@ -136,6 +136,7 @@ export function createBroker(config: Config, options: BrokerOptions = {}): Broke
       },
       forward: () => forwardProbe,
       bridge: () => bridge,
+      kafkaApi: () => kafkaApi,
       commit: () => ({ ...commitState, waitingSinceMs: openLog.commitWaitingSinceMs() }),
       onPressureLimit: (limitBytes) => {
         openLog.setPressureLimit(limitBytes);

@@ -1,7 +1,8 @@
 /**
  * `tributary status [--url URL] [--json] [--watch]`: asks a running broker for `/api/v1/status` and
- * shows it as a table (streams, rates, backlog and lag, upstream, disk, memory). `--watch` redraws in
- * place every `--interval` seconds until interrupted.
+ * shows it as a table (streams, rates, backlog and lag, upstream, disk, memory, and a line per local
+ * Kafka consumer group: state, members, lag). `--watch` redraws in place every `--interval` seconds
+ * until interrupted.
  *
  * Against a broker with `http.auth` and `http.tls` (src/ops/http-auth.ts), credentials, in this order:
  *   --user NAME          HTTP Basic; the password from TRIBUTARY_HTTP_PASSWORD, or asked on the terminal
@@ -143,6 +144,10 @@ export function renderStatus(s: StatusReport): string {
   if (s.host) {
     const temp = s.host.cpuTemperatureCelsius === null ? '' : `  cpu ${s.host.cpuTemperatureCelsius.toFixed(1)} °C`;
     out.push(`host    memory ${formatBytes(s.host.memAvailableBytes)} available of ${formatBytes(s.host.memTotalBytes)}  load ${s.host.cpuLoadPercent.toFixed(0)}%${temp}`);
+  }
+  // Absent from an older broker's report; null without a kafkaApi section.
+  for (const g of s.kafkaApi?.groups ?? []) {
+    out.push(`kafka   group ${g.group}  ${g.state}  ${g.members} member${g.members === 1 ? '' : 's'}  ${g.lagRecords === null ? 'nothing committed' : `lag ${g.lagRecords} records`}`);
   }
   out.push('');
   const rows = [['STREAM', 'PART', 'START', 'END', 'RECORDS', 'BYTES', 'LAG', 'LAG AGE']];

@@ -7,10 +7,13 @@
  * Kafka's do up to DescribeGroups v5. Members' metadata and assignments are shown only while the group is
  * Stable (Kafka's GroupMetadata.summary). Only a group without members may be deleted; deleting it deletes
  * its committed offsets in one synced write.
+ *
+ * `summaries()` is the status report's view (src/ops/status.ts): the same groups ListGroups knows, with
+ * member counts and per-partition committed offsets and lag; the lag's one definition is `positions()`.
  */
 import type { TributaryError } from '../errors.js';
 import { ErrorCode } from './error-codes.js';
-import { EMPTY, metadataFor, type Group, type GroupState } from './group.js';
+import { assert, EMPTY, metadataFor, type Group, type GroupState } from './group.js';
 import type * as M from './group-messages.js';
 import { groupIdValid, type CommitMetadata, type GroupContext } from './group-offsets.js';
 
@@ -90,15 +93,53 @@ export class GroupAdmin {
   }
 
   lag(): Array<{ group: string; stream: string; partition: number; lagRecords: number }> {
-    const out: Array<{ group: string; stream: string; partition: number; lagRecords: number }> = [];
-    for (const group of this.ctx.offsets.groups()) {
-      for (const { stream, partition, offset } of this.ctx.offsets.offsetsOf(group)) {
-        const partitions = this.ctx.topics.partitions(stream);
-        // A stream no longer configured has no end to lag behind.
-        if (partitions === null || partition >= partitions) continue;
-        out.push({ group, stream, partition, lagRecords: Math.max(0, this.ctx.topics.endOffset(stream, partition) - offset) });
-      }
-    }
-    return out;
+    return this.ctx.offsets.groups().flatMap((group) => this.positions(group).map(({ stream, partition, lagRecords }) => ({ group, stream, partition, lagRecords })));
   }
+
+  /**
+   * Every known group (as ListGroups knows them) with its state, member count and committed positions,
+   * by group id, then stream and partition. Read-only: it changes no group and no offset.
+   */
+  summaries(): GroupSummary[] {
+    const known = new Map<string, { state: GroupState; members: number }>();
+    for (const id of this.ctx.offsets.groups()) known.set(id, { state: 'Empty', members: 0 });
+    for (const [id, g] of this.ctx.groups) known.set(id, { state: g.state, members: g.members.size });
+    return [...known]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([group, g]) => {
+        assert(groupIdValid(group), `group id ${JSON.stringify(group)} is no local group's`);
+        assert(g.members > 0 || g.state === 'Empty' || g.state === 'PreparingRebalance', `group ${group} is ${g.state} without members`);
+        return { group, state: g.state, members: g.members, partitions: this.positions(group) };
+      });
+  }
+
+  /** The group's committed offsets on streams still served, with the records past each. */
+  private positions(group: string): GroupPartitionPosition[] {
+    const out: GroupPartitionPosition[] = [];
+    for (const { stream, partition, offset } of this.ctx.offsets.offsetsOf(group)) {
+      const partitions = this.ctx.topics.partitions(stream);
+      // A stream no longer configured has no end to lag behind.
+      if (partitions === null || partition >= partitions) continue;
+      out.push({ stream, partition, committedOffset: offset, lagRecords: Math.max(0, this.ctx.topics.endOffset(stream, partition) - offset) });
+    }
+    return out.sort((a, b) => (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : a.partition - b.partition));
+  }
+}
+
+/** One partition a group has committed an offset on: the next offset it will read, and the records past it. */
+export interface GroupPartitionPosition {
+  stream: string;
+  partition: number;
+  committedOffset: number;
+  lagRecords: number;
+}
+
+/** What the status report shows of a local consumer group. */
+export interface GroupSummary {
+  group: string;
+  state: GroupState;
+  /** Members now (pending KIP-394 ids not counted). */
+  members: number;
+  /** Only partitions with a committed offset: a member that has committed nothing yet has no known lag. */
+  partitions: GroupPartitionPosition[];
 }

@@ -39,11 +39,12 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { ErrorCode } from './error-codes.js';
 import { assert, EMPTY, Group, metadataFor, sameProtocols, type Member } from './group.js';
-import { GroupAdmin } from './group-admin.js';
+import { GroupAdmin, type GroupSummary } from './group-admin.js';
 import type * as M from './group-messages.js';
 import { groupIdValid, OffsetHandlers, type CoordinatorLogger } from './group-offsets.js';
 import type { OffsetStore, TopicCatalog } from './offsets.js';
 export type { CoordinatorLogger } from './group-offsets.js';
+export type { GroupPartitionPosition, GroupSummary } from './group-admin.js';
 
 export interface GroupCoordinatorOptions {
   offsets: OffsetStore;
@@ -565,6 +566,11 @@ export class GroupCoordinator {
   /** Per group and committed partition, the records between its committed offset and the end. */
   groupLag(): Array<{ group: string; stream: string; partition: number; lagRecords: number }> {
     return this.admin.lag();
+  }
+
+  /** Every known group's state, member count and committed positions, for the status report. */
+  groupSummaries(): GroupSummary[] {
+    return this.admin.summaries();
   }
 
   /** Ends every waiting JoinGroup and SyncGroup with NOT_COORDINATOR (as Kafka does when it unloads a group), stops every timer. */

@@ -16,13 +16,14 @@
 import type { PasswordEntry } from '../auth/password-file.js';
 import type { Log } from '../log/index.js';
 import { FetchService, type FetchRequest } from './fetch.js';
-import { GroupCoordinator } from './group-coordinator.js';
+import { GroupCoordinator, type GroupSummary } from './group-coordinator.js';
 import { ApiKey, findCoordinator, listOffsets, metadata, produce, type FindCoordinatorRequest, type ListOffsetsRequest, type MetadataRequest, type ProduceRequest } from './handlers.js';
 import { logOffsetStore } from './offsets.js';
 import { KafkaApiServer, type BoundKafkaListener, type KafkaApiObserver, type ListenerSpec, type ServerLogger } from './server.js';
 import { TopicCatalog } from './topics.js';
 
 export type { BoundKafkaListener, KafkaApiObserver, ListenerSpec } from './server.js';
+export type { GroupPartitionPosition, GroupSummary } from './group-coordinator.js';
 
 export interface KafkaApiOptions {
   log: Log;
@@ -44,6 +45,10 @@ export interface KafkaApi {
   start(): Promise<BoundKafkaListener[]>;
   /** Consumer lag per local group and partition, for the metrics and the status report. */
   groupLag(): Array<{ group: string; stream: string; partition: number; lagRecords: number }>;
+  /** Every known local group: state, members, committed offsets and lag per partition (the status report). */
+  groups(): GroupSummary[];
+  /** The listeners as bound; empty before `start()`. */
+  listeners(): BoundKafkaListener[];
   close(): Promise<void>;
 }
 
@@ -58,6 +63,7 @@ export function createKafkaApi(options: KafkaApiOptions): KafkaApi {
     ...(options.sessionTimeoutMinMs === undefined ? {} : { minSessionTimeoutMs: options.sessionTimeoutMinMs }),
   });
   const clusterId = `tributary-${options.gatewayId}`.slice(0, 200);
+  const bound: BoundKafkaListener[] = [];
 
   const server = new KafkaApiServer({
     logger: options.logger,
@@ -107,11 +113,12 @@ export function createKafkaApi(options: KafkaApiOptions): KafkaApi {
 
   return {
     start: async () => {
-      const bound: BoundKafkaListener[] = [];
       for (const spec of options.listeners) bound.push(await server.listen(spec));
-      return bound;
+      return [...bound];
     },
     groupLag: () => coordinator.groupLag(),
+    groups: () => coordinator.groupSummaries(),
+    listeners: () => [...bound],
     close: async () => {
       coordinator.close();
       fetch.close();

@@ -21,7 +21,7 @@ import type { Metrics } from './metrics.js';
 import type { BridgeProbe } from './bridge-metrics.js';
 import { nextPressure, PRESSURE_IDLE, type PressureState } from './disk-pressure.js';
 import type { ForwardProbe, LogProbe } from './probes.js';
-import { StatusReporter, type IngestProbe, type StatusReport, type StorageProbe } from './status.js';
+import { StatusReporter, type IngestProbe, type KafkaApiStatusProbe, type StatusReport, type StorageProbe } from './status.js';
 import { createSystemdNotifier, type SystemdNotifier, type WatchdogHandle } from './systemd-notify.js';
 
 export interface CommitProbe {
@@ -54,6 +54,8 @@ export interface OpsRuntimeOptions {
   forward: () => ForwardHealthProbe | null;
   /** Late-bound: the firmware bridge starts after ingest; null when none is configured. */
   bridge?: () => BridgeProbe | null;
+  /** Late-bound: the local Kafka API starts after ops; null when none is configured. */
+  kafkaApi?: () => KafkaApiStatusProbe | null;
   commit: () => CommitProbe;
   /** Disk pressure: cap the log's record bytes (null lifts the cap). */
   onPressureLimit: (limitBytes: number | null) => void;
@@ -119,6 +121,7 @@ export function createOpsRuntime(o: OpsRuntimeOptions): OpsRuntime {
     upstream: o.upstreamBrokers ? { brokers: o.upstreamBrokers } : null,
     losses: () => o.metrics.lossTotals(),
     bridge: () => o.bridge?.() ?? null,
+    kafkaApi: () => o.kafkaApi?.() ?? null,
   });
 
   async function checkDisk(): Promise<void> {

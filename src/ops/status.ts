@@ -8,6 +8,8 @@
  * row agree. Ingest rates span the last `rateWindowMs` (10 s); the upstream's drain rate, the time
  * until the backlog is drained and the flash wear span `trendWindowMs` (60 s), steadier than a few
  * samples of a bursty link. The status page and `tributary status` only format these figures.
+ * With the local Kafka API, `kafkaApi` lists its listeners and every consumer group it knows (state,
+ * members, committed offset and lag per partition, read at request time from the coordinator).
  */
 import assert from 'node:assert/strict';
 import type { BridgeProbe } from './bridge-metrics.js';
@@ -52,6 +54,38 @@ export interface StatusInputs {
   losses?: () => LossTotals;
   /** Late-bound like `forward`: the firmware bridge starts after ops; null when none is configured. */
   bridge?: () => BridgeProbe | null;
+  /** Late-bound: the local Kafka API starts after ops; null when none is configured. */
+  kafkaApi?: () => KafkaApiStatusProbe | null;
+}
+
+/** What ops reads of the local Kafka API (src/kafka-api/index.ts `KafkaApi` has this shape). */
+export interface KafkaApiStatusProbe {
+  listeners(): Array<{ host: string; port: number; sasl: boolean; tls: boolean }>;
+  groups(): Array<{ group: string; state: string; members: number; partitions: KafkaGroupPartitionStatus[] }>;
+}
+
+export interface KafkaGroupPartitionStatus {
+  stream: string;
+  partition: number;
+  /** The next offset the group will read. */
+  committedOffset: number;
+  /** Records in the log at or past the committed offset. */
+  lagRecords: number;
+}
+
+/** A local Kafka consumer group. */
+export interface KafkaGroupStatus {
+  group: string;
+  state: string;
+  members: number;
+  /** Its partitions' lag summed; null while it has committed on none (a lag nobody knows, not 0). */
+  lagRecords: number | null;
+  partitions: KafkaGroupPartitionStatus[];
+}
+
+export interface KafkaApiStatus {
+  listeners: Array<{ host: string; port: number; sasl: boolean; tls: boolean }>;
+  groups: KafkaGroupStatus[];
 }
 
 /** Firmware-bridge devices now (awake = active), and lost since start. */
@@ -85,6 +119,8 @@ export interface StatusReport {
   host: HostSample | null;
   /** null when no firmware bridge is configured. */
   bridge: BridgeStatus | null;
+  /** null when no local Kafka API is configured. */
+  kafkaApi: KafkaApiStatus | null;
 }
 
 /** One reading of the counters the rates are computed from. */
@@ -211,6 +247,7 @@ export class StatusReporter {
       },
       host,
       bridge: bridge === null ? null : { ...bridge.devices, lost: bridge.lost },
+      kafkaApi: kafkaApiStatus(inputs.kafkaApi?.() ?? null),
     };
   }
 
@@ -245,6 +282,16 @@ export class StatusReporter {
   private trends(): Trends {
     return trends(this.samples, { rateWindowMs: this.inputs.rateWindowMs ?? RATE_WINDOW_MS, trendWindowMs: this.inputs.trendWindowMs ?? TREND_WINDOW_MS });
   }
+}
+
+/** The Kafka API's listeners and groups, each group's lag summed over its partitions. */
+export function kafkaApiStatus(probe: KafkaApiStatusProbe | null): KafkaApiStatus | null {
+  if (probe === null) return null;
+  const groups = probe.groups().map((g) => {
+    assert.ok(g.members >= 0 && g.partitions.every((p) => p.lagRecords >= 0 && p.committedOffset >= 0), `group ${g.group}: negative members, offset or lag`);
+    return { group: g.group, state: g.state, members: g.members, lagRecords: g.partitions.length === 0 ? null : sum(g.partitions.map((p) => p.lagRecords)), partitions: g.partitions.map((p) => ({ ...p })) };
+  });
+  return { listeners: probe.listeners().map((l) => ({ host: l.host, port: l.port, sasl: l.sasl, tls: l.tls })), groups };
 }
 
 function sum(values: number[]): number {

@@ -6,7 +6,8 @@
  *   other origin;
  * - after MQTT publishes, the stream table shows each stream's record count, and the ingest rate
  *   changes without a reload (the page polls /api/v1/status); a publish to a wildcard topic shows
- *   among the rejected, by reason;
+ *   among the rejected, by reason; without a Kafka API there is no "Kafka consumers" section
+ *   (status-page-kafka.test.ts shows it with one);
  * - with the upstream pointed at a closed port, it shows the upstream down and a backlog that grows
  *   as more is published;
  * - with `storage.diskFreeMinBytes` above the free space, the disk check is red, with its message,
@@ -131,6 +132,7 @@ streams:
     assert.match(await textOf(w.page, '#wear'), /^\d[\d,.]* [KMG]?i?B\/day written at the current rate$/);
     assert.match(await textOf(w.page, '#ingest-total'), /^237 records/);
     assert.equal(await textOf(w.page, '#rejected'), 'none');
+    assert.equal(await w.page.$eval('#kafka-section', (s) => (s as HTMLElement).hidden && getComputedStyle(s).display === 'none'), true, 'no Kafka API configured: no Kafka consumers section');
     const { client: raw } = await RawClient.connect(broker.mqttPort, { clientId: 'wild' });
     raw.send({ cmd: 'publish', topic: 't/+', payload: Buffer.from('x'), qos: 0, retain: false, dup: false });
     await until('the wildcard publish shows as rejected', async () => (await textOf(w.page, '#rejected')) === 'invalid-topic: 1', 10_000, 100);

@@ -11,7 +11,8 @@
  * in its generation; an offset commit answers only after the store's commit resolved, and a failed
  * store commit is answered as an error; OffsetFetch (v1, v7 with all partitions, v8 groups) returns
  * offsets and metadata; DeleteGroups refuses a group with members; DescribeGroups and ListGroups show
- * members, states and offset-only groups; the lag is the end minus the committed offset; close()
+ * members, states and offset-only groups; the lag is the end minus the committed offset; the status
+ * report's summaries list the same groups with state, member count and per-partition lag; close()
  * answers every waiting request.
  */
 import test from 'node:test';
@@ -334,6 +335,36 @@ test('DeleteGroups refuses a group with members and deletes an empty group\'s of
   assert.equal(store.committed('idle', 's', 0), null);
   assert.equal(store.committed('busy', 's', 0), 60);
   c.close();
+});
+
+test('groupSummaries: every known group with its state, members and committed positions; a read changes nothing', async () => {
+  const { c, store } = coordinator(undefined, { initialRebalanceDelayMs: 20 });
+  assert.deepEqual(c.groupSummaries(), []);
+  // 'idle' has offsets only (one on a stream no longer served: left out, as from the lag); 'busy' has members.
+  await c.offsetCommit(commitBody('idle', [['t', 0, 100], ['s', 3, 7], ['s', 1, 2]]), 8);
+  store.offsets.get('idle')?.set('gone/0', 5);
+  const { leader } = await formGroup(c, 'busy');
+  const pending = await c.joinGroup(joinBody('joining'), 4, CLIENT);
+  assert.equal(pending.errorCode, E.MEMBER_ID_REQUIRED, 'a KIP-394 id is pending, not a member');
+  const commitsBefore = store.commits;
+  const summaries = c.groupSummaries();
+  assert.deepEqual(summaries, [
+    { group: 'busy', state: 'Stable', members: 2, partitions: [] },
+    { group: 'idle', state: 'Empty', members: 0, partitions: [
+      { stream: 's', partition: 1, committedOffset: 2, lagRecords: 98 },
+      { stream: 's', partition: 3, committedOffset: 7, lagRecords: 93 },
+      { stream: 't', partition: 0, committedOffset: 100, lagRecords: 0 },
+    ] },
+    { group: 'joining', state: 'Empty', members: 0, partitions: [] },
+  ]);
+  assert.deepEqual(c.groupSummaries(), summaries, 'two reads agree');
+  assert.equal(store.commits, commitsBefore, 'no write');
+  // The same lag as the metric's, partition for partition.
+  await c.offsetCommit(commitBody('busy', [['s', 0, 60]], { generation: leader.generationId, memberId: leader.memberId }), 8);
+  const fromSummaries = c.groupSummaries().flatMap((g) => g.partitions.map((p) => ({ group: g.group, stream: p.stream, partition: p.partition, lagRecords: p.lagRecords })));
+  assert.deepEqual(fromSummaries, c.groupLag().sort((x, y) => x.group.localeCompare(y.group)));
+  c.close();
+  assert.deepEqual(c.groupSummaries().map((g) => [g.group, g.state]), [['busy', 'Empty'], ['idle', 'Empty']], 'after close: what the offsets say');
 });
 
 test('close() answers a waiting SyncGroup and leaves nothing to keep the process alive', async () => {

@@ -8,6 +8,8 @@
  * their 10 s window, drain rate (records Kafka acknowledged per second), time until the backlog is gone at
  * the current net rate (0 without backlog, null while it grows), and flash wear per day, over 60 s; none
  * before two samples, no upstream figure without an upstream or before the forwarder's first sample.
+ * The local Kafka API's part: its listeners and groups, each group's lag the sum of its partitions'
+ * (null, not 0, while it has committed nothing), read at each report; null without a Kafka API.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -64,6 +66,37 @@ test('bridge devices by state and lost; without inputs: empty lists and bridge n
     assert.deepEqual(report.storage.dropped, []);
   } finally {
     withBridge.close();
+    bare.close();
+  }
+});
+
+test('kafkaApi: listeners and groups with their lag summed; null without a Kafka API, and a lag nobody knows is null', () => {
+  const groups = [
+    { group: 'alerting', state: 'Stable', members: 2, partitions: [{ stream: 'telemetry', partition: 0, committedOffset: 1200, lagRecords: 34 }, { stream: 'telemetry', partition: 1, committedOffset: 900, lagRecords: 1_000_000 }] },
+    { group: 'new', state: 'CompletingRebalance', members: 1, partitions: [] },
+  ];
+  let probe: { listeners(): Array<{ host: string; port: number; sasl: boolean; tls: boolean }>; groups(): typeof groups } | null = null;
+  const reporter = new StatusReporter(inputs({ kafkaApi: () => probe }));
+  try {
+    assert.equal(reporter.report().kafkaApi, null, 'not configured (or not started yet)');
+    probe = { listeners: () => [{ host: '127.0.0.1', port: 9092, sasl: false, tls: false }], groups: () => groups };
+    assert.deepEqual(reporter.report().kafkaApi, {
+      listeners: [{ host: '127.0.0.1', port: 9092, sasl: false, tls: false }],
+      groups: [
+        { group: 'alerting', state: 'Stable', members: 2, lagRecords: 1_000_034, partitions: groups[0]?.partitions },
+        { group: 'new', state: 'CompletingRebalance', members: 1, lagRecords: null, partitions: [] },
+      ],
+    });
+    groups[0]?.partitions.splice(1);
+    assert.equal(reporter.report().kafkaApi?.groups[0]?.lagRecords, 34, 'read at each report, never cached');
+    assert.equal(JSON.parse(JSON.stringify(reporter.report())).kafkaApi.groups[1].lagRecords, null, 'null survives JSON');
+  } finally {
+    reporter.close();
+  }
+  const bare = new StatusReporter(inputs());
+  try {
+    assert.equal(bare.report().kafkaApi, null);
+  } finally {
     bare.close();
   }
 });

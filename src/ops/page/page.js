@@ -235,6 +235,39 @@ function renderDevices(b) {
   dl.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', null, k), el('dd', null, fmtInt(v || 0))]));
 }
 
+// Kafka's classic group states, as an operator would say them.
+const GROUP_WORDS = { Stable: 'stable', PreparingRebalance: 'rebalancing', CompletingRebalance: 'rebalancing', Empty: 'empty', Dead: 'gone' };
+const GROUP_BADGE = { Stable: 'ok', Empty: 'muted' };
+
+function renderKafka(k) {
+  // Absent from an older gateway's report, null without a kafkaApi section: no section at all.
+  $('kafka-section').hidden = k === null || k === undefined;
+  if ($('kafka-section').hidden) return;
+  text('kafka-listeners', `listening on ${k.listeners.map((l) => `${l.host}:${l.port}${l.sasl ? ' SASL' : ''}${l.tls ? ' TLS' : ''}`).join(', ') || 'nothing'}`);
+  const rows = [];
+  for (const g of k.groups) {
+    const state = el('td');
+    state.append(el('span', `badge ${GROUP_BADGE[g.state] || 'warn'}`, GROUP_WORDS[g.state] || g.state), ` ${fmtInt(g.members)} member${g.members === 1 ? '' : 's'}`);
+    const total = cells(el('tr', 'total'), [g.group]);
+    total.append(state);
+    cells(total, [g.lagRecords === null ? 'nothing committed' : '', fmtInt(g.lagRecords)]);
+    Object.assign(total.dataset, { group: g.group, state: g.state, members: String(g.members), lagRecords: String(g.lagRecords) });
+    rows.push(total);
+    for (const p of g.partitions) {
+      const tr = cells(el('tr', 'part'), [`  ${p.stream}/${p.partition}`, '', fmtInt(p.committedOffset), fmtInt(p.lagRecords)]);
+      Object.assign(tr.dataset, { group: g.group, stream: p.stream, partition: String(p.partition), lagRecords: String(p.lagRecords) });
+      rows.push(tr);
+    }
+  }
+  if (rows.length === 0) {
+    const none = el('td', null, 'no consumer group yet');
+    none.colSpan = 4;
+    rows.push(el('tr'));
+    rows[0].append(none);
+  }
+  $('kafka-groups').tBodies[0].replaceChildren(...rows);
+}
+
 function render(report) {
   text('gateway', report.gateway);
   text('version', `v${report.version}`);
@@ -254,6 +287,7 @@ function render(report) {
   renderStorage(report.storage);
   renderHost(report.host);
   renderDevices(report.bridge);
+  renderKafka(report.kafkaApi);
 }
 
 async function pollStatus() {
