@@ -209,6 +209,7 @@ export class StatusReporter {
     const host = inputs.host?.latest() ?? null;
     const upstream: UpstreamStateReport = inputs.forward?.state() ?? { state: 'disabled', lastError: null, refusal: null };
     const t = this.trends();
+    const backlogRecords = inputs.forward ? sum([...lag.values()].map((l) => l.lagRecords)) : null;
     const losses = inputs.losses?.() ?? { rejected: [], dropped: [] };
     const bridge = inputs.bridge?.()?.stats() ?? null;
     return {
@@ -229,10 +230,12 @@ export class StatusReporter {
       upstream: {
         ...upstream,
         brokers: inputs.upstream?.brokers ?? [],
-        backlogRecords: inputs.forward ? sum([...lag.values()].map((l) => l.lagRecords)) : null,
+        backlogRecords,
         drainRecordsPerSec: t.drainRecordsPerSec,
         backlogGrowthRecordsPerSec: t.backlogGrowthRecordsPerSec,
-        drainSeconds: t.drainSeconds,
+        // Nothing pending now is drained now, whatever the last second's sample still says: the report
+        // never shows an empty backlog as "not draining".
+        drainSeconds: backlogRecords === 0 ? 0 : t.drainSeconds,
       },
       storage: {
         logBytes: inputs.log.logBytes(),

@@ -77,7 +77,7 @@ test('kill -9 mid-forward, twice: nothing lost, order holds, duplicates at most 
   assert.ok(committed < backlog, `the kills came mid-forward (${committed} of ${backlog} committed)`);
   await runChild(dataDir, configJson, null);
 
-  const records = await consumeAll(brokers, topic, backlog, 60_000);
+  const records = await consumeAll(brokers, topic, backlog, 60_000, 'distinct');
   const report = checkDelivery(records, expected);
   console.log(`kill -9: killed at ${first} and ${second} forwarded; received ${report.received}, unique ${report.unique}, duplicates ${report.duplicates}`);
   assert.deepEqual(report.missing, []);

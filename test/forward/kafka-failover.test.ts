@@ -76,7 +76,7 @@ test('the leader of a partition is killed: forwarding continues, nothing is lost
   const expected = expectAll(log.info().flatMap((s) => s.partitions.map((p) => ({ stream: s.stream, ...p }))));
   const total = [...expected.values()].reduce((n, [s, e]) => n + e - s, 0);
   assert.equal(total, appended);
-  const records = await consumeAll(brokers, topic, total, 60_000);
+  const records = await consumeAll(brokers, topic, total, 60_000, 'distinct');
   const report = checkDelivery(records, expected);
   console.log(`leader failover: broker ${leader} killed; 2000 more records forwarded ${resumedAfterMs} ms later; appended ${appended}, unique ${report.unique}, duplicates ${report.duplicates}`);
   assert.deepEqual(report.missing, []);

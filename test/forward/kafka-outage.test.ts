@@ -71,7 +71,7 @@ test('Kafka stopped and restarted while appends continue: every record arrives, 
   const expected = expectAll(log.info().flatMap((s) => s.partitions.map((p) => ({ stream: s.stream, ...p }))));
   const total = [...expected.values()].reduce((n, [s, e]) => n + e - s, 0);
   assert.equal(total, appended);
-  const records = await consumeAll(brokers, topic, total, 60_000);
+  const records = await consumeAll(brokers, topic, total, 60_000, 'distinct');
   const report = checkDelivery(records, expected);
   console.log(`outage: appended ${appended}, received ${report.received}, unique ${report.unique}, duplicates ${report.duplicates}, offline lastError: ${offline.lastError}`);
   assert.deepEqual(report.missing, []);

@@ -209,11 +209,11 @@ function toConsumed(message: Message): ConsumedRecord {
 }
 
 /**
- * Reads `topic` from the beginning (a fresh consumer group each call) until `expectedCount` records arrived
- * or `timeoutMs` passed, and returns what it read, sorted by partition then offset. Never throws on timeout:
+ * Reads `topic` from the beginning (a fresh consumer group each call) until `expectedCount` records (or,
+ * with `count: 'distinct'`, distinct log records) arrived or `timeoutMs` passed, and returns what it read, sorted by partition then offset. Never throws on timeout:
  * the caller's assertion on the count says what is missing.
  */
-export async function consumeAll(brokers: string[], topic: string, expectedCount: number, timeoutMs: number): Promise<ConsumedRecord[]> {
+export async function consumeAll(brokers: string[], topic: string, expectedCount: number, timeoutMs: number, count: 'records' | 'distinct' = 'records'): Promise<ConsumedRecord[]> {
   const consumer = new Consumer({
     clientId: 'tributary-test-consumer',
     groupId: `tributary-test-${topic}-${process.pid}-${Date.now()}`,
@@ -228,9 +228,14 @@ export async function consumeAll(brokers: string[], topic: string, expectedCount
     stream.on('error', () => {});
     await new Promise<void>((done) => {
       const timer = setTimeout(done, timeoutMs);
+      // 'distinct': duplicates (a retried batch, which the delivery contract allows) do not count toward
+      // `expectedCount`; a record is named by its tributary.stream, .partition and .offset headers.
+      const distinct = new Set<string>();
       stream.on('data', (message: Message) => {
-        records.push(toConsumed(message));
-        if (records.length >= expectedCount) {
+        const record = toConsumed(message);
+        records.push(record);
+        if (count === 'distinct') distinct.add(['tributary.stream', 'tributary.partition', 'tributary.offset'].map((h) => record.headers.get(h)?.toString()).join('/'));
+        if ((count === 'distinct' ? distinct.size : records.length) >= expectedCount) {
           clearTimeout(timer);
           done();
         }
