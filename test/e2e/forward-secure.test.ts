@@ -214,7 +214,9 @@ describe('serve forwarding to Kafka over SASL_SSL', () => {
         return h.status === 503 && h.body.includes('upstream authentication failed');
       }, 30_000);
 
-      const errorLine = s.serve.lines.find((l) => l.level === 'error' && String(l.msg).startsWith('upstream authentication failed'));
+      const isErrorLine = (l: (typeof s.serve.lines)[number]): boolean => l.level === 'error' && String(l.msg).startsWith('upstream authentication failed');
+      await until('an error line says what failed', () => s.serve.lines.some(isErrorLine), 10_000);
+      const errorLine = s.serve.lines.find(isErrorLine);
       assert.ok(errorLine, 'an error line says what failed');
       console.log(`logged: ${String(errorLine.msg)} | ${String(errorLine.err)}`);
       for (const part of ['UPSTREAM_AUTH', 'SCRAM-SHA-512', scram.username, passwordFile, 'SIGHUP']) assert.ok(`${String(errorLine.msg)} ${String(errorLine.err)}`.includes(part), `the error names ${part}`);
@@ -273,7 +275,10 @@ describe('serve forwarding to Kafka over SASL_SSL', () => {
       const h = await health(s.serve);
       return h.status === 503 && h.body.includes('upstream TLS verification failed');
     }, 30_000);
-    const errorLine = s.serve.lines.find((l) => l.level === 'error' && String(l.msg).startsWith('upstream TLS verification failed'));
+    // The log line travels through the child's stdout pipe and may trail the health answer.
+    const isErrorLine = (l: (typeof s.serve.lines)[number]): boolean => l.level === 'error' && String(l.msg).startsWith('upstream TLS verification failed');
+    await until('the error line', () => s.serve.lines.some(isErrorLine), 10_000);
+    const errorLine = s.serve.lines.find(isErrorLine);
     assert.match(String(errorLine?.err), new RegExp(`^UPSTREAM_TLS: .*(SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE).*${secure.otherCa}`));
     assert.ok(!s.serve.lines.some((l) => String(l.msg).startsWith('upstream authentication failed')), 'told apart from a wrong password');
     assert.deepEqual(progress(s.serve.dataDir), { forwarded: 0, appended: 10 });
