@@ -22,6 +22,7 @@ import { tmpDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
 import { MqttFeed, serveYaml, startKafkaApi, type KafkaApiServe } from './harness.js';
 import { byApi, recordCorpus } from './fuzz-corpus.js';
+import { prng } from './helpers/fuzz.js';
 
 const framesTotal = 100_000;
 const concurrency = 48;
@@ -52,18 +53,7 @@ after(async () => {
   await serve?.broker.stop();
 });
 
-/** mulberry32: a small seeded PRNG, so that a failing run can be replayed with FUZZ_SEED. */
-function prng(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
+// A seeded PRNG (mulberry32, helpers/fuzz.ts), so that a failing run can be replayed with FUZZ_SEED.
 const random = prng(seed);
 const int = (n: number): number => Math.floor(random() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)] as T;
