@@ -23,6 +23,7 @@
  * attempt, and a link that is down probes at once. Unchanged material on a link that is up changes nothing,
  * so a reload for other files does not cost a reconnect (and its duplicates).
  */
+import { setMaxListeners } from 'node:events';
 import type { Config, KafkaConfig } from '../config/load.js';
 import { describeUpstreamSecurity, sameUpstreamSecurity, upstreamSecurityWarnings, type UpstreamSecurity } from '../config/upstream-secrets.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -162,6 +163,10 @@ class KafkaForwarder implements Forwarder {
     this.#ownsSink = sink === undefined;
     const shared = this.#shared(this.#kafka, this.#sink);
     this.#loops = this.#targets().map((target) => new PartitionLoop(target, shared));
+    // Every loop waits on the close signal (a backoff sleep, a wait for the link) and so does the link
+    // watcher: with more than a handful of partitions Node's default of 10 listeners would warn of a leak
+    // that is not one. Each waiter removes its listener when it wakes.
+    setMaxListeners(2 * this.#loops.length + 2, this.#abort.signal);
     this.#running = this.#loops.map((loop) =>
       loop.run().catch((err: unknown) => {
         loop.lastError = String(err);

@@ -30,7 +30,8 @@ process.on('uncaughtException', (err) => unhandled.push(err));
 
 function sinkFor(brokers: string[], compression: 'none' | 'gzip' | 'snappy' | 'lz4' = 'lz4', patient = false): Sink {
   // `patient`: timeouts no loaded machine reaches, so a request is never retried (a retry may duplicate
-  // what Kafka already wrote, which the contract allows) and "exactly once" can be asserted.
+  // what Kafka already wrote, which the contract allows) and "exactly once" can be asserted, and a slow
+  // answer to a 2 MiB request on a loaded machine is never taken for the refusal a test waits for.
   const timeouts = patient ? { requestTimeoutMs: 30_000, connectTimeoutMs: 10_000, sendTimeoutMs: 120_000 } : { requestTimeoutMs, connectTimeoutMs, sendTimeoutMs };
   return createKafkaSink({ brokers, clientId: 'tributary-test', compression, ...timeouts });
 }
@@ -172,7 +173,7 @@ describe('kafka sink against a running Kafka', () => {
   });
 
   test('a record larger than the broker accepts gives a non-retriable error', async () => {
-    const sink = sinkFor(brokers, 'none');
+    const sink = sinkFor(brokers, 'none', true);
     const big: SinkRecord = { ...record(`sink-big-${runId}`, 'k', 1), value: Buffer.alloc(2 * 1024 * 1024, 7) };
     const { error } = await expectUpstreamError(sink.send([big]));
     assert.equal(error.retriable, false);
@@ -181,7 +182,7 @@ describe('kafka sink against a running Kafka', () => {
   });
 
   test('a refused record fails only its own call, not the calls sharing the producer it discards', async () => {
-    const sink = sinkFor(brokers, 'none');
+    const sink = sinkFor(brokers, 'none', true);
     const existing = `sink-shared-${runId}`;
     await sink.send([record(existing, 'k', 0)]);
     // Topics Kafka auto-creates on first use: the client is still waiting for their metadata when the refusal
