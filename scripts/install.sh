@@ -68,7 +68,7 @@ check_prerequisites() {
     [[ -x /usr/bin/node || -x /usr/local/bin/node ]] \
       || die "node must be in /usr/bin or /usr/local/bin for the service to find it (found $(command -v node))"
   fi
-  [[ -f "$SOURCE_DIR/dist/src/cli/main.js" ]] || die "no build in $SOURCE_DIR: run 'npm ci && npm run build' first"
+  [[ -f "$SOURCE_DIR/dist/src/cli/entry.cjs" ]] || die "no build in $SOURCE_DIR: run 'npm ci && npm run build' first"
   [[ -d "$SOURCE_DIR/node_modules" ]] || die "no node_modules in $SOURCE_DIR: run 'npm ci' first"
 }
 
@@ -182,7 +182,7 @@ ACL
 write_default_config() {
   cat <<'YAML'
 # tributary configuration. Every key is optional; unknown keys are an error.
-# Check a change with:  node /opt/tributary/dist/src/cli/main.js check-config /etc/tributary/tributary.yaml
+# Check a change with:  node /opt/tributary/dist/src/cli/entry.cjs check-config /etc/tributary/tributary.yaml
 # then:                 sudo systemctl restart tributary
 #
 # The service passes --data-dir /var/lib/tributary (the only directory it may write), which overrides
@@ -190,7 +190,7 @@ write_default_config() {
 
 # gateway: { id: gw-01 }          # sent upstream in every record's tributary.gateway header
 
-# Users: sudo node /opt/tributary/dist/src/cli/main.js passwd /etc/tributary/passwd NAME
+# Users: sudo node /opt/tributary/dist/src/cli/entry.cjs passwd /etc/tributary/passwd NAME
 # then:  sudo systemctl reload tributary   (files are re-read on SIGHUP; nobody is disconnected)
 # Clients without a user name are let in from loopback only, unless allowAnonymous: true.
 mqtt:

@@ -25,7 +25,7 @@ import mqttPacket from 'mqtt-packet';
 import { decode, encode, type Message } from '../../firmware-bridge/src/codec.js';
 import { deployedNodeFlags } from './serve-flags.js';
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/entry.cjs');
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000);
 const PUBLISHERS = 4;
 const WINDOW = 16;

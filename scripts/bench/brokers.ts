@@ -13,7 +13,12 @@ import { fileURLToPath } from 'node:url';
 import { deployedNodeFlags } from './serve-flags.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-export const CLI = path.resolve(HERE, '../../src/cli/main.js');
+/**
+ * serve as deployed: the one-file build through its code cache (src/cli/entry.cts). BENCH_SERVE_ENTRY=modules
+ * runs the compiled modules instead (dist/src/cli/main.js), for a profile whose functions name their source
+ * files (profile-summary.ts groups by them).
+ */
+export const CLI = path.resolve(HERE, process.env.BENCH_SERVE_ENTRY === 'modules' ? '../../src/cli/main.js' : '../../src/cli/entry.cjs');
 const BARE_AEDES = path.join(HERE, 'bare-aedes.js');
 /** Node flags for the bare aedes, to profile the peer the same way: BENCH_AEDES_FLAGS. */
 const AEDES_NODE_FLAGS = (process.env.BENCH_AEDES_FLAGS ?? '').split(' ').filter(Boolean);

@@ -7,6 +7,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { commands } from './commands.js';
 import { exitCodeFor, printError } from './exit.js';
+import { VERSION } from '../version.js';
 
 async function main(argv: string[]): Promise<void> {
   let cli = yargs(argv)
@@ -18,7 +19,7 @@ async function main(argv: string[]): Promise<void> {
     .recommendCommands()
     .help()
     .alias('h', 'help')
-    .version()
+    .version(VERSION)
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err) => {
       if (err) throw err;

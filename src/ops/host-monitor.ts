@@ -21,14 +21,19 @@
  * (a 7 ms event loop stall here, much more on a Pi) and without forking `sensors` every sample.
  */
 import { readdir, readFile, statfs } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import type SystemInformation from 'systeminformation';
 
 type Si = typeof SystemInformation;
 let siModule: Promise<Si> | null = null;
-/** Loaded at the first sample, not at start: the broker opens its listeners without waiting for it. */
+/**
+ * Loaded at the first sample, not at start: the broker opens its listeners without waiting for it.
+ * Required (it is CommonJS), not `import()`ed: the one-file build runs from V8's code cache, where a
+ * dynamic import has no loader to call (scripts/bundle.ts refuses one).
+ */
 function loadSi(): Promise<Si> {
-  siModule ??= import('systeminformation').then((m) => m.default);
+  siModule ??= Promise.resolve().then(() => createRequire(import.meta.url)('systeminformation') as Si);
   return siModule;
 }
 import type { Logger } from './logger.js';

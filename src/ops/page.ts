@@ -2,7 +2,8 @@
  * The status page's files: `GET /` (index.html), `/page.js`, `/page.css`, `/favicon.svg`, served from memory.
  *
  * The files live in src/ops/page/ as plain HTML, CSS and JavaScript (no build step for the page);
- * `npm run build` copies them next to this module in dist, and scripts/install.sh ships dist/src with
+ * `npm run build` copies them to dist/src/ops/page/ (found from the package root, so the one-file build
+ * in dist/src/cli finds them too), and scripts/install.sh ships dist/src with
  * them. They are read once, when the HTTP server starts: a request does no I/O, and a broken install
  * (a file missing) stops serve at start with PageAssetsMissingError rather than serving 404s later.
  *
@@ -24,8 +25,9 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import { PageAssetsMissingError, errorMessage } from '../errors.js';
+import { PACKAGE_ROOT } from '../version.js';
 
 export const PAGE_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
@@ -43,8 +45,8 @@ const ASSETS: ReadonlyArray<readonly [string, string, string]> = [
   ['/favicon.svg', 'favicon.svg', 'image/svg+xml'],
 ];
 
-/** Reads every page file; `dir` defaults to the page/ folder beside this module. */
-export function loadPageAssets(dir: string = fileURLToPath(new URL('./page/', import.meta.url))): Map<string, PageAsset> {
+/** Reads every page file; `dir` defaults to dist/src/ops/page/ of this package (the copy the build makes). */
+export function loadPageAssets(dir: string = path.join(PACKAGE_ROOT, 'dist', 'src', 'ops', 'page')): Map<string, PageAsset> {
   const assets = new Map<string, PageAsset>();
   for (const [urlPath, file, contentType] of ASSETS) {
     let body: Buffer;

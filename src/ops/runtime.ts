@@ -157,9 +157,6 @@ export function createOpsRuntime(o: OpsRuntimeOptions): OpsRuntime {
       });
       await checkDisk();
       every(o.diskCheckIntervalMs ?? 1000, () => void checkDisk());
-      // Not awaited: the first sample takes ~0.5 s (CPU load is a delta over time) and nothing the
-      // broker starts needs it; until it lands, host gauges and status fields are absent, not zero.
-      void host.start().catch((err: unknown) => logger.warn({ err }, 'host monitor failed to start; host metrics will be missing'));
       o.metrics.attach({ log: o.log, host });
       if (!httpAuth.enabled && !isLoopback(o.http.host)) {
         httpLogger.warn({ host: o.http.host }, 'http: /metrics and /api/v1/status are open to the network; set http.auth to require credentials');
@@ -170,6 +167,11 @@ export function createOpsRuntime(o: OpsRuntimeOptions): OpsRuntime {
       return { httpPort: http.port };
     },
     ready() {
+      // Started once every listener is up, not awaited: the first sample takes ~0.5 s (CPU load is a
+      // delta over time), loading systeminformation and its synchronous shell calls stall the event loop
+      // for ~20 ms, and nothing the broker starts needs it; until it lands, host gauges and status fields
+      // are absent, not zero.
+      void host.start().catch((err: unknown) => logger.warn({ err }, 'host monitor failed to start; host metrics will be missing'));
       const forward = o.forward();
       if (forward) o.metrics.attach({ forward });
       notifier.ready();

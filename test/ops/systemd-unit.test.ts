@@ -142,7 +142,7 @@ async function fakeCheckout(): Promise<string> {
     await copyFile(from, join(checkout, to));
   }
   await mkdir(join(checkout, 'dist/src/cli'), { recursive: true });
-  await writeFile(join(checkout, 'dist/src/cli/main.js'), 'console.log("tributary")\n');
+  await writeFile(join(checkout, 'dist/src/cli/entry.cjs'), 'console.log("tributary")\n');
   await mkdir(join(checkout, 'node_modules/pino'), { recursive: true });
   await writeFile(join(checkout, 'node_modules/pino/index.js'), '\n');
   return checkout;
@@ -162,7 +162,7 @@ test('install.sh into a --root is idempotent and never overwrites the config; un
     const first = script(checkout, 'install.sh', ['--root', root]);
     assert.equal(first.code, 0, first.output);
     assert.equal(readFileSync(at('etc/systemd/system/tributary.service'), 'utf8'), readFileSync(UNIT, 'utf8'));
-    assert.ok(existsSync(at('opt/tributary/dist/src/cli/main.js')));
+    assert.ok(existsSync(at('opt/tributary/dist/src/cli/entry.cjs')));
     assert.ok(existsSync(at('opt/tributary/node_modules/pino/index.js')));
     const config = readFileSync(at('etc/tributary/tributary.yaml'), 'utf8');
     const live = config.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
@@ -185,14 +185,14 @@ test('install.sh into a --root is idempotent and never overwrites the config; un
     await writeFile(at('etc/tributary/acl'), 'topic read #\n');
 
     await writeFile(at('etc/tributary/tributary.yaml'), 'gateway: { id: edited }\n');
-    await writeFile(join(checkout, 'dist/src/cli/main.js'), 'console.log("v2")\n');
+    await writeFile(join(checkout, 'dist/src/cli/entry.cjs'), 'console.log("v2")\n');
     const second = script(checkout, 'install.sh', ['--root', root, '--no-start']);
     assert.equal(second.code, 0, second.output);
     assert.match(second.output, /kept existing/);
     assert.equal(readFileSync(at('etc/tributary/tributary.yaml'), 'utf8'), 'gateway: { id: edited }\n');
     assert.equal(readFileSync(at('etc/tributary/passwd'), 'utf8'), 'alice:$7$101$c2FsdA==$aGFzaA==\n', 'users are kept');
     assert.equal(readFileSync(at('etc/tributary/acl'), 'utf8'), 'topic read #\n', 'rules are kept');
-    assert.equal(readFileSync(at('opt/tributary/dist/src/cli/main.js'), 'utf8'), 'console.log("v2")\n');
+    assert.equal(readFileSync(at('opt/tributary/dist/src/cli/entry.cjs'), 'utf8'), 'console.log("v2")\n');
 
     const linked = script(checkout, 'install.sh', ['--root', root, '--link']);
     assert.equal(linked.code, 0, linked.output);

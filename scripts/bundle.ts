@@ -1,0 +1,50 @@
+/**
+ * `npm run build`'s last step: the compiled CLI (dist/src/cli/main.js and every module it imports,
+ * dependencies included) as one CommonJS file, dist/src/cli/tributary.bundle.cjs, which the deployed entry
+ * point dist/src/cli/entry.cjs runs through V8's code cache (see src/cli/entry.cts for why).
+ *
+ * Left outside the bundle, loaded from node_modules at run time:
+ * - native addons (node-lmdb, unix-dgram, serialport, @node-rs/crc32): a `.node` file cannot be bundled;
+ * - the Kafka client, @platformatic/kafka: it reads its WebAssembly file relative to its own module, and it
+ *   is loaded only when an upstream is configured;
+ * - systeminformation: loaded only for the host monitor's first sample, after the listeners are up.
+ * What is left out is loaded lazily already, so the bundle is what every start needs and little else.
+ *
+ * Identifiers are kept (no minification of names): stack traces name the same functions as the sources,
+ * and each module's code is headed by a `// path` comment. The source map beside the bundle maps a
+ * position back to the compiled module (whose own map leads to the TypeScript).
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BUNDLE = path.join(ROOT, 'dist', 'src', 'cli', 'tributary.bundle.cjs');
+
+export const EXTERNAL = ['node-lmdb', 'unix-dgram', 'serialport', '@serialport/*', '@node-rs/*', '@platformatic/kafka', 'systeminformation'];
+
+const result = await build({
+  entryPoints: [path.join(ROOT, 'dist', 'src', 'cli', 'main.js')],
+  outfile: BUNDLE,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  external: EXTERNAL,
+  // ES modules in a CommonJS file: their `import.meta.url` is the bundle's own URL (createRequire of the
+  // native addons then resolves from dist/src/cli up to node_modules, as from any module in dist/src).
+  define: { 'import.meta.url': '__tributary_bundle_url' },
+  banner: { js: "const __tributary_bundle_url = require('node:url').pathToFileURL(__filename).href;" },
+  sourcemap: 'linked',
+  logLevel: 'warning',
+  metafile: true,
+});
+// The entry runs the bundle from V8's code cache, where an `import()` has no loader to call (Node 20):
+// a module left outside must be required, never imported dynamically.
+const dynamicExternal = Object.entries(result.metafile.inputs).flatMap(([file, input]) =>
+  input.imports.filter((i) => i.kind === 'dynamic-import' && i.external === true).map((i) => `${file} imports ${i.path}`),
+);
+if (dynamicExternal.length > 0) throw new Error(`bundle: import() of a module outside the bundle cannot run from the code cache; require it instead:\n  ${dynamicExternal.join('\n  ')}`);
+const bytes = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined)?.bytes ?? 0;
+if (bytes === 0) throw new Error(`bundle: no output written to ${BUNDLE}`);
+process.stdout.write(`bundle: ${path.relative(ROOT, BUNDLE)}, ${(bytes / 1024).toFixed(0)} KiB, ${Object.keys(result.metafile.inputs).length} modules\n`);
