@@ -320,7 +320,10 @@ export async function runJava(mainClass: string, args: string[], timeoutMs = 60_
  * print.key (in that order, tab-separated; headers `name:value,...` or NO_HEADERS).
  */
 export function parseConsole(stdout: string): SeenRecord[] {
+  // Only whole lines: a consumer stopped once it has printed enough may leave a line cut short, which
+  // would parse as a record with an empty key (seen in CI).
   return stdout
+    .slice(0, stdout.lastIndexOf('\n') + 1)
     .split('\n')
     .filter((l) => l.startsWith('Partition:'))
     .map((line) => {
