@@ -18,7 +18,8 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
  * runs the compiled modules instead (dist/src/cli/main.js), for a profile whose functions name their source
  * files (profile-summary.ts groups by them).
  */
-export const CLI = path.resolve(HERE, process.env.BENCH_SERVE_ENTRY === 'modules' ? '../../src/cli/main.js' : '../../src/cli/entry.cjs');
+export const CLI_MODULES = path.resolve(HERE, '../../src/cli/main.js');
+export const CLI = process.env.BENCH_SERVE_ENTRY === 'modules' ? CLI_MODULES : path.resolve(HERE, '../../src/cli/entry.cjs');
 const BARE_AEDES = path.join(HERE, 'bare-aedes.js');
 /** Node flags for the bare aedes, to profile the peer the same way: BENCH_AEDES_FLAGS. */
 const AEDES_NODE_FLAGS = (process.env.BENCH_AEDES_FLAGS ?? '').split(' ').filter(Boolean);
@@ -99,8 +100,9 @@ export async function startServe(name = 'serve', options: ServeOptions = {}): Pr
   };
 }
 
-export function spawnServe(dataDir: string, mqttPort: number, config?: string): ChildProcess {
-  const args = [...SERVE_NODE_FLAGS, CLI, 'serve', ...(config ? ['--config', config] : []), '--data-dir', dataDir, '--mqtt-port', String(mqttPort), '--http-port', '0'];
+/** `entry`: which CLI file runs serve (default: as deployed, or as BENCH_SERVE_ENTRY says). */
+export function spawnServe(dataDir: string, mqttPort: number, config?: string, entry: string = CLI): ChildProcess {
+  const args = [...SERVE_NODE_FLAGS, entry, 'serve', ...(config ? ['--config', config] : []), '--data-dir', dataDir, '--mqtt-port', String(mqttPort), '--http-port', '0'];
   return spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
 }
 
