@@ -97,7 +97,13 @@ function writeCache(script: vm.Script, file: string): void {
 }
 
 function run(): void {
-  const stat = fs.statSync(BUNDLE);
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(BUNDLE);
+  } catch (err) {
+    process.stderr.write(`tributary: cannot read ${BUNDLE} (${(err as NodeJS.ErrnoException).code ?? String(err)}); run 'npm run build', which makes it\n`);
+    process.exit(1);
+  }
   const dir = cacheDir();
   const file = dir === null ? null : cacheFile(dir, stat);
   const cachedData = readCache(file);

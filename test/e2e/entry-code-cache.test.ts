@@ -4,7 +4,8 @@
  * run with the same flags uses it and prints the same; a cache that is garbage is rejected by V8, the
  * command still works and the cache is written anew; other V8 flags get a cache of their own; a rebuilt
  * bundle (another mtime) never gets the old cache, whose file is removed when the new one is written; a
- * cache directory that cannot be used, or the cache turned off, changes nothing but speed; and `serve`
+ * cache directory that cannot be used, or the cache turned off, changes nothing but speed; a missing bundle
+ * is named, with how to build it; and `serve`
  * through it accepts MQTT and writes its warm cache while running. The other e2e tests run every command
  * through this same entry (test/helpers/cli.ts).
  */
@@ -93,6 +94,14 @@ test('a cache directory that cannot be used, or the cache turned off, changes no
   const elsewhere = tmpDir();
   fs.symlinkSync(tmpDir(), path.join(elsewhere, 'link'));
   assert.deepEqual(await version(CLI, path.join(elsewhere, 'link')), { stdout: VERSION, states: ['off'] }, 'a symlink is not followed');
+});
+
+test('without the bundle the entry says what is missing and how to make it, exit 1', async () => {
+  const entry = copiedPackage();
+  fs.rmSync(path.join(path.dirname(entry), 'tributary.bundle.cjs'));
+  const result = await runProgram(process.execPath, [entry, '--version'], { TRIBUTARY_CODE_CACHE_DIR: tmpDir() });
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /^tributary: cannot read .*tributary\.bundle\.cjs \(ENOENT\); run 'npm run build', which makes it\n$/);
 });
 
 test('serve through the entry accepts MQTT, and writes its warm cache while it runs', async (t) => {
