@@ -47,6 +47,13 @@ async function serve(file: string | undefined, overrides: Parameters<typeof load
   guardProcess(logger);
   // Loaded here, not at the top: every other command (and --help) starts without aedes, LMDB and the
   // Kafka client.
+  // Taken before the listeners open: a SIGTERM or SIGINT that arrives while serve starts (its MQTT port
+  // may accept before the rest is up) ends it with the same drain once the start completes, instead of
+  // Node's default of dying on the spot.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
   const { createBroker } = await import('../broker.js');
   const broker = createBroker(config, { logger, onFatal: (err) => void exitForRestart(broker, logger, err) });
   let ports;
@@ -67,10 +74,7 @@ async function serve(file: string | undefined, overrides: Parameters<typeof load
       logger.error({ error: errorMessage(err) }, 'reload failed: the previous rules stay in force');
     }
   });
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
+  const signal = await stopSignal;
   logger.info({ signal }, 'shutting down');
   // A second signal while draining means "now": the log is crash-safe, so exiting mid-drain loses only
   // what was never acked.
