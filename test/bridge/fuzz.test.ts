@@ -95,7 +95,14 @@ test('100,000 random and mutated datagrams: the bridge stays up and an honest de
     assert.equal(sent, DATAGRAMS);
     const metrics = await broker.metrics();
     const dropped = ['truncated', 'bad-length', 'unknown-type', 'malformed', 'wrong-state', 'not-connected'].reduce((n, r) => n + metricValue(metrics, `tributary_bridge_dropped_total{reason="${r}"}`), 0);
-    assert.ok(dropped > DATAGRAMS / 4, `seed ${seed}: ${dropped} drops counted; ${metrics.split("\n").filter((l) => l.startsWith("tributary_bridge")).join("; ")}`);
+    // The kernel drops what the bridge's socket cannot take in time (a loaded CI machine: only ~27,000 of
+    // the 100,000 arrived once), so the counts are judged against what arrived: the bridge counted it
+    // either as received or as dropped, most of it must be dropped (most of the flood is garbage), and
+    // enough must have arrived for that to mean something.
+    const received = metricValue(metrics, 'tributary_bridge_messages_total{kind="received"}');
+    const detail = `seed ${seed}: ${dropped} drops counted; ${metrics.split('\n').filter((l) => l.startsWith('tributary_bridge')).join('; ')}`;
+    assert.ok(dropped + received > DATAGRAMS / 10, `too little of the flood arrived to judge: ${detail}`);
+    assert.ok(dropped > (dropped + received) / 2, detail);
     // Still serving: a fresh device connects and publishes.
     await sn.open('after', broker.udpPort);
     await sn.connect('after', 'after-dev');
