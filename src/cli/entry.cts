@@ -123,7 +123,8 @@ function run(): void {
     };
     // A process still running after start-up (serve) writes once, whether or not a cache was used: one
     // written by a short command (--help, status) lacks serve's functions. A short one writes at exit, and
-    // only when it had no cache to use.
+    // only when it had no cache to use. Serialising takes ~30 ms of the main thread (measured here), once
+    // per start: one late PUBACK, against ~0.3 s saved at every start.
     setTimeout(writeOnce, WRITE_AFTER_MS).unref();
     if (!used) process.once('exit', writeOnce);
   }
