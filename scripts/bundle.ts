@@ -19,9 +19,9 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const BUNDLE = path.join(ROOT, 'dist', 'src', 'cli', 'tributary.bundle.cjs');
+const BUNDLE = path.join(ROOT, 'dist', 'src', 'cli', 'tributary.bundle.cjs');
 
-export const EXTERNAL = ['node-lmdb', 'unix-dgram', 'serialport', '@serialport/*', '@node-rs/*', '@platformatic/kafka', 'systeminformation'];
+const EXTERNAL = ['node-lmdb', 'unix-dgram', 'serialport', '@serialport/*', '@node-rs/*', '@platformatic/kafka', 'systeminformation'];
 
 const result = await build({
   entryPoints: [path.join(ROOT, 'dist', 'src', 'cli', 'main.js')],

@@ -170,18 +170,12 @@ async function mosquittoStart(): Promise<number> {
   });
 }
 
-async function nodeItself(): Promise<number> {
+/** Milliseconds from spawning `node ARGS` (serve's deployed flags first) until it exits 0. */
+async function timeToExit(args: string[]): Promise<number> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, '-e', '0'], { stdio: 'ignore' });
-  await new Promise((resolve) => child.once('exit', resolve));
-  return performance.now() - t0;
-}
-
-async function helpTime(): Promise<number> {
-  const t0 = performance.now();
-  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, CLI, '--help'], { stdio: 'ignore' });
+  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, ...args], { stdio: 'ignore' });
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  if (code !== 0) throw new Error(`tributary --help exited with ${code}`);
+  if (code !== 0) throw new Error(`node ${args.join(' ')} exited with ${code}`);
   return performance.now() - t0;
 }
 
@@ -227,7 +221,7 @@ async function startupRows(): Promise<string[][]> {
   // The first start of a build has no code cache yet (src/cli/entry.cts): it is one of the five, not the median.
   row('serve, empty data dir, until its MQTT port accepts', await medianOfStarts(serveStart(emptyDir)));
   if (CLI !== CLI_MODULES) row('serve from the compiled modules (no bundle, no code cache), empty data dir', await medianOfStarts(serveStart(emptyDir, CLI_MODULES)));
-  row('`node -e 0` (Node.js itself starting and exiting)', await medianOfStarts(nodeItself));
+  row('`node -e 0` (Node.js itself starting and exiting)', await medianOfStarts(() => timeToExit(['-e', '0'])));
   empties.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true }));
   const t0 = performance.now();
   const backlog = await buildBacklog(BACKLOG_RECORDS);
@@ -240,7 +234,7 @@ async function startupRows(): Promise<string[][]> {
     fs.rmSync(backlog, { recursive: true, force: true });
   }
   if (findMosquitto() !== null) row('Mosquitto, until its port accepts', await medianOfStarts(mosquittoStart));
-  row('`tributary --help`, until it exits', await medianOfStarts(helpTime));
+  row('`tributary --help`, until it exits', await medianOfStarts(() => timeToExit([CLI, '--help'])));
   return rows;
 }
 

@@ -10,15 +10,9 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { test } from 'node:test';
 import { CLI } from '../helpers/cli.js';
+import { freePort } from '../helpers/mosquitto.js';
 import { tmpDir } from '../helpers/tmp.js';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { until } from '../helpers/until.js';
 
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -35,11 +29,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     let stdout = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, sig) => resolve({ code, signal: sig })));
-    const deadline = Date.now() + 30_000;
-    while (!(await accepts(port))) {
-      assert.ok(Date.now() < deadline, 'the MQTT port never accepted');
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
+    await until('the MQTT port accepting', () => accepts(port), 30_000, 2);
     const listeningBefore = stdout.includes('"msg":"listening"');
     child.kill(signal);
     const { code, signal: killedBy } = await exited;
