@@ -209,6 +209,26 @@ export function peakRssBytes(pid: number): number {
   return kb ? Number(kb[1]) * 1024 : 0;
 }
 
+/** What the resident set is made of now (RssAnon: heap and other private memory; RssFile: mapped files, the node binary and LMDB's map among them), in MiB. */
+export function rssParts(pid: number): { anonMiB: number; fileMiB: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
+  return { anonMiB: field('RssAnon'), fileMiB: field('RssFile') };
+}
+
+/** The mappings holding most of a process's resident set, by what they map ("[anon]" for none), largest first. */
+export function rssByMapping(pid: number, top = 6): Array<[string, number]> {
+  const byName = new Map<string, number>();
+  let name = '';
+  for (const line of fs.readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (header) name = header[1] || '[anon]';
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) byName.set(name, (byName.get(name) ?? 0) + Number(rss[1]) / 1024);
+  }
+  return [...byName].sort((a, b) => b[1] - a[1]).slice(0, top);
+}
+
 /** USER_HZ: /proc/PID/stat counts CPU time in these; 100 on every Linux this runs on. */
 const CLOCK_TICKS_PER_SEC = 100;
 

@@ -32,7 +32,7 @@ import path from 'node:path';
 import { streamSpecs } from '../../src/broker.js';
 import { parseConfig } from '../../src/config/load.js';
 import { Log } from '../../src/log/index.js';
-import { CLI, CLI_MODULES, SERVE_NODE_FLAGS, cpuSeconds, findMosquitto, freePort, peakRssBytes, spawnMosquitto, spawnServe, startBareAedes, startMosquitto, startServe, stopper, waitForPort, type Broker, type Starter } from './brokers.js';
+import { CLI, CLI_MODULES, SERVE_NODE_FLAGS, cpuSeconds, findMosquitto, freePort, peakRssBytes, rssByMapping, rssParts, spawnMosquitto, spawnServe, startBareAedes, startMosquitto, startServe, stopper, waitForPort, type Broker, type Starter } from './brokers.js';
 import { PAYLOAD, peakQoS1, quantile, steadyQoS1, type SteadyLoad } from './mqtt-load.js';
 
 const envNumber = (name: string, fallback: number): number => {
@@ -65,6 +65,11 @@ interface SteadyCell {
   cpuPercent: number;
   cpuUsPerMsg: number;
   peakRssMiB: number;
+  /** The resident set at the end of the load, private and file-backed. */
+  anonMiB: number;
+  fileMiB: number;
+  /** The largest mappings of it, printed per cell. */
+  mappings: Array<[string, number]>;
   p50Ms: number;
   p99Ms: number;
   acked: number;
@@ -85,6 +90,8 @@ async function steadyCell(broker: Broker): Promise<SteadyCell> {
     cpuPercent: ((cpuAtEnd - cpuAtStart) / result.seconds) * 100,
     cpuUsPerMsg: (cpuToLastAck / result.acked) * 1e6,
     peakRssMiB: peakRssBytes(broker.pid) / 1024 ** 2,
+    ...rssParts(broker.pid),
+    mappings: rssByMapping(broker.pid),
     p50Ms: quantile(result.latenciesMs, 0.5),
     p99Ms: quantile(result.latenciesMs, 0.99),
     acked: result.acked,
@@ -306,7 +313,7 @@ async function main(): Promise<void> {
   const out: string[] = [];
   if (PARTS.includes('steady')) {
     const describe = (c: SteadyCell): string =>
-      `CPU ${fmt(c.cpuPercent)}%, ${fmt(c.cpuUsPerMsg)} µs/msg, peak RSS ${fmt(c.peakRssMiB)} MiB, PUBACK p50 ${fmt(c.p50Ms)} p99 ${fmt(c.p99Ms)} ms, ${c.acked}/${c.sent} acked; generator CPU ${fmt(c.generatorCpuPercent)}%, behind ≤ ${fmt(c.behindMaxMs)} ms`;
+      `CPU ${fmt(c.cpuPercent)}%, ${fmt(c.cpuUsPerMsg)} µs/msg, peak RSS ${fmt(c.peakRssMiB)} MiB (at the end ${fmt(c.anonMiB)} anonymous + ${fmt(c.fileMiB)} file-backed; largest: ${c.mappings.map(([n, mib]) => `${path.basename(n)} ${fmt(mib)}`).join(', ')}), PUBACK p50 ${fmt(c.p50Ms)} p99 ${fmt(c.p99Ms)} ms, ${c.acked}/${c.sent} acked; generator CPU ${fmt(c.generatorCpuPercent)}%, behind ≤ ${fmt(c.behindMaxMs)} ms`;
     const results = await alternate('steady', starters('serve', 'aedes', 'mosquitto'), steadyCell, describe);
     out.push(`\n${load}:\n\n${steadyTable(results)}`);
   }

@@ -11,6 +11,17 @@
  * storage limit and, when a commit fails with MDB_MAP_FULL, grow it (doubling, capped) and retry the
  * same batch, so MAP_FULL never reaches a caller. A read-only process that finds the map grown under
  * it (MDB_MAP_RESIZED) adopts the new size and retries.
+ *
+ * Resident set: every page LMDB reads through the map stays mapped, and on a read fault the kernel maps
+ * the cached pages around it too (fault-around, 64 KiB, which MADV_RANDOM does not turn off). A writer
+ * reads its tail page at every commit, right after writing it, so without more the map soon holds every
+ * page the log ever wrote — clean page cache, but counted in the process's RSS and harder for the kernel
+ * to reclaim while mapped. So once REMAP_TRAFFIC_BYTES have been written or read since, the map is
+ * mapped afresh (node-lmdb's resize to the same size: munmap + mmap), which drops those mappings; the
+ * pages stay in the page cache. Invariant: that happens only while no transaction is open in this
+ * process — no write in flight on the worker and no read running — as LMDB requires; node-lmdb also
+ * throws if a read transaction is left open, and buffers into the map are never handed out (every get
+ * copies), so nothing can point into the old map.
  */
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
@@ -67,6 +78,9 @@ export interface StoreOptions {
 }
 
 const KEY_OPTS = { keyIsBuffer: true } as const;
+
+/** Bytes written or read through the map after which it is mapped afresh (see the header): ~2 s of a busy gateway's writes. */
+export const REMAP_TRAFFIC_BYTES = 4 * 1024 * 1024;
 const MAX_DBS = 16;
 
 export class Store {
@@ -74,6 +88,13 @@ export class Store {
   private readonly dbis: Map<DbName, Dbi>;
   private mapSize: number;
   private closed = false;
+  /** Writes in flight (on node-lmdb's worker) and reads running: the map is replaced only when both are 0. */
+  private writing = 0;
+  private reading = 0;
+  /** Bytes written or read through the map since it was last mapped. */
+  private mapTraffic = 0;
+  /** How many times the map was mapped afresh, for tests and the curious. */
+  remaps = 0;
 
   private constructor(
     env: Lmdb.Env,
@@ -125,15 +146,20 @@ export class Store {
   /** Runs `fn` inside a read-only transaction that is always closed before returning. */
   read<T>(fn: (txn: Txn) => T): T {
     const txn = this.beginRead();
+    this.reading++;
     try {
       return fn(txn);
     } finally {
       txn.abort();
+      this.reading--;
+      this.remapWhenDue();
     }
   }
 
   get(txn: Txn, db: DbName, key: Buffer): Buffer | null {
-    return txn.getBinary(this.dbi(db), key, KEY_OPTS) ?? null;
+    const value = txn.getBinary(this.dbi(db), key, KEY_OPTS) ?? null;
+    if (value !== null) this.mapTraffic += value.length;
+    return value;
   }
 
   /**
@@ -146,6 +172,7 @@ export class Store {
       let key = from === null ? cursor.goToFirst() : cursor.goToRange(from);
       while (key !== null) {
         const value = cursor.getCurrentBinary() as Buffer;
+        this.mapTraffic += key.length + value.length;
         if (!visit(key, value)) return;
         key = cursor.goToNext();
       }
@@ -188,6 +215,19 @@ export class Store {
       batch = this.batch();
       for (const op of ops) batch.add(op);
     }
+    this.writing++;
+    let outcome: WriteOutcome;
+    try {
+      outcome = await this.writeBatch(batch);
+    } finally {
+      this.writing--;
+    }
+    this.mapTraffic += batch.bytes;
+    this.remapWhenDue();
+    return outcome;
+  }
+
+  private async writeBatch(batch: WriteBatch): Promise<WriteOutcome> {
     for (;;) {
       try {
         return await this.batchWrite(batch.ops);
@@ -199,6 +239,18 @@ export class Store {
         this.grow();
       }
     }
+  }
+
+  /**
+   * Maps the map afresh once enough traffic went through it, when no transaction is open (header). Not
+   * after a failed commit: a failing disk is left to the error it gave, not handed a new map as well.
+   */
+  private remapWhenDue(): void {
+    if (this.mapTraffic < REMAP_TRAFFIC_BYTES || this.writing > 0 || this.reading > 0 || this.closed || this.options.readOnly) return;
+    this.mapTraffic = 0;
+    // The same size: LMDB unmaps and maps again, and nothing else changes.
+    this.env.resize(this.mapSize);
+    this.remaps++;
   }
 
   /** `write` for fixed-layout writes (checkpoints, stream definitions, the format key): none may be refused. */
@@ -243,6 +295,7 @@ export class Store {
     }
     this.env.resize(next);
     this.mapSize = next;
+    this.mapTraffic = 0;
   }
 
   private beginRead(): Txn {
@@ -271,6 +324,8 @@ export class Store {
  */
 export class WriteBatch {
   readonly ops: Lmdb.BatchOperationArray[] = [];
+  /** Bytes of keys and values put: what the commit writes through the map's pages. */
+  bytes = 0;
 
   constructor(
     private readonly records: Dbi,
@@ -279,11 +334,13 @@ export class WriteBatch {
 
   putRecord(key: Buffer, value: Buffer): void {
     this.ops.push([this.records, key, value]);
+    this.bytes += key.length + value.length;
   }
 
   add(op: WriteOp): void {
     const dbi = op.db === 'records' ? this.records : this.dbiOf(op.db);
     this.ops.push(op.value === null ? [dbi, op.key] : [dbi, op.key, op.value]);
+    this.bytes += op.key.length + (op.value?.length ?? 0);
   }
 }
 
