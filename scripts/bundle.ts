@@ -10,16 +10,28 @@
  * - systeminformation: loaded only for the host monitor's first sample, after the listeners are up.
  * What is left out is loaded lazily already, so the bundle is what every start needs and little else.
  *
+ * The dependencies' `debug` loggers are gated (src/cli/debug-gate.cts): without DEBUG set they are functions
+ * that do nothing, rather than debug's, which collect their arguments on every call.
+ *
  * Identifiers are kept (no minification of names): stack traces name the same functions as the sources,
  * and each module's code is headed by a `// path` comment. The source map beside the bundle maps a
  * position back to the compiled module (whose own map leads to the TypeScript).
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BUNDLE = path.join(ROOT, 'dist', 'src', 'cli', 'tributary.bundle.cjs');
+
+/** Where the dependencies' `require('debug')` goes: src/cli/debug-gate.cts, which is the real debug only when DEBUG is set. */
+const DEBUG_GATE = path.join(ROOT, 'dist', 'src', 'cli', 'debug-gate.cjs');
+const debugGate: Plugin = {
+  name: 'debug-gate',
+  setup(b) {
+    b.onResolve({ filter: /^debug$/ }, (args) => (args.importer === DEBUG_GATE ? undefined : { path: DEBUG_GATE }));
+  },
+};
 
 const EXTERNAL = ['node-lmdb', 'unix-dgram', 'serialport', '@serialport/*', '@node-rs/*', '@platformatic/kafka', 'systeminformation'];
 
@@ -38,6 +50,7 @@ const result = await build({
   sourcemap: 'linked',
   logLevel: 'warning',
   metafile: true,
+  plugins: [debugGate],
 });
 // The entry runs the bundle from V8's code cache, where an `import()` has no loader to call (Node 20):
 // a module left outside must be required, never imported dynamically.
@@ -45,6 +58,11 @@ const dynamicExternal = Object.entries(result.metafile.inputs).flatMap(([file, i
   input.imports.filter((i) => i.kind === 'dynamic-import' && i.external === true).map((i) => `${file} imports ${i.path}`),
 );
 if (dynamicExternal.length > 0) throw new Error(`bundle: import() of a module outside the bundle cannot run from the code cache; require it instead:\n  ${dynamicExternal.join('\n  ')}`);
+// Every `debug` in the bundle is reached through the gate, and the gate is in it.
+const ungated = Object.entries(result.metafile.inputs).flatMap(([file, input]) =>
+  input.imports.filter((i) => /node_modules\/debug\//.test(i.path) && !/node_modules\/debug\//.test(file) && path.resolve(ROOT, file) !== DEBUG_GATE).map((i) => `${file} imports ${i.path}`),
+);
+if (ungated.length > 0 || result.metafile.inputs[path.relative(ROOT, DEBUG_GATE)] === undefined) throw new Error(`bundle: debug reached around src/cli/debug-gate.cts:\n  ${ungated.join('\n  ')}`);
 const bytes = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined)?.bytes ?? 0;
 if (bytes === 0) throw new Error(`bundle: no output written to ${BUNDLE}`);
 process.stdout.write(`bundle: ${path.relative(ROOT, BUNDLE)}, ${(bytes / 1024).toFixed(0)} KiB, ${Object.keys(result.metafile.inputs).length} modules\n`);

@@ -42,6 +42,8 @@ export interface ClientSocket extends Duplex {
 /** How long a closed connection may take to flush its last acks before the socket is cut. */
 const END_GRACE_MS = 2_000;
 
+type WriteCallback = (err?: Error | null) => void;
+
 type Violation = { reason: ViolationReason; detail: string };
 
 /** Walks MQTT fixed headers across chunk boundaries without buffering packet bodies. */
@@ -100,7 +102,6 @@ export class FrameScanner {
 
 export class GatedConnection extends Duplex {
   private holds = 0;
-  private corked = false;
   private wanted = false;
   private violated = false;
   private readonly scanner: FrameScanner;
@@ -141,27 +142,40 @@ export class GatedConnection extends Duplex {
     this.pump();
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
-    // A group commit settles hundreds of publishes in one tick, and mqtt-packet writes each PUBACK in
-    // two pieces: corked until the tick ends, they leave in one writev instead of one syscall apiece.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
+  /**
+   * Writes bypass the Duplex's own Writable buffer: a chunk goes to the socket at once (so nothing is
+   * ever queued here, and `_write` never runs), and cork/uncork cork the socket. mqtt-packet corks its
+   * stream for every packet it writes and uncorks on the next tick, so the PUBACKs of a group commit still
+   * leave in one writev per client; what the Writable machinery added per write (its state, a buffered
+   * entry, a second writev) was ~10% of what serve allocated at a steady load (issue 13).
+   */
+  override write(chunk: unknown, encoding?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean {
+    const done = typeof encoding === 'function' ? encoding : callback;
+    if (this.destroyed || this.writableEnded) {
+      // What a Writable does after end() or destroy(): the callback gets the error, the write is dropped.
+      const err = Object.assign(new Error(this.destroyed ? 'write after the connection was destroyed' : 'write after end'), {
+        code: this.destroyed ? 'ERR_STREAM_DESTROYED' : 'ERR_STREAM_WRITE_AFTER_END',
       });
+      if (done) process.nextTick(done, err);
+      return false;
     }
-    this.socket.write(chunk);
+    this.socket.write(chunk as Buffer);
     this.checkWriteBuffer();
-    done();
+    if (done) process.nextTick(done, null);
+    return true;
   }
 
-  override _writev(chunks: Array<{ chunk: Buffer }>, done: (err?: Error | null) => void): void {
+  override cork(): void {
     this.socket.cork();
-    for (const { chunk } of chunks) this.socket.write(chunk);
+  }
+
+  override uncork(): void {
     this.socket.uncork();
-    this.checkWriteBuffer();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
+    // Not reached (write() above does not queue); kept so the Duplex is a complete Writable.
+    this.socket.write(chunk);
     done();
   }
 

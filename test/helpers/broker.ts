@@ -36,6 +36,8 @@ export interface RunningBroker {
   pid: number;
   /** Parsed JSON log lines so far. */
   lines: Array<Record<string, unknown>>;
+  /** What the process wrote to stderr so far. */
+  stderr(): string;
   /** Resolves with the exit code (null when killed by a signal) once the process exited and its output is read. */
   exited: Promise<number | null>;
   stop(): Promise<number | null>;
@@ -57,7 +59,9 @@ export async function startServe(options: ServeOptions = {}): Promise<RunningBro
   const lines: Array<Record<string, unknown>> = [];
   // 'close', not 'exit': by then every line the process wrote is in `lines`.
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  const ready = await waitForReady(child, lines, options.readyTimeoutMs ?? 10_000);
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const ready = await waitForReady(child, lines, () => stderr, options.readyTimeoutMs ?? 10_000);
   const mqtt = ready.mqtt as Array<{ port: number }>;
   const mqttPort = (mqtt[0] as { port: number }).port;
   const httpPort = ready.http as number;
@@ -79,6 +83,7 @@ export async function startServe(options: ServeOptions = {}): Promise<RunningBro
     mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
     pid,
     lines,
+    stderr: () => stderr,
     exited,
     stop: async () => {
       signal('SIGTERM');
@@ -92,13 +97,11 @@ export async function startServe(options: ServeOptions = {}): Promise<RunningBro
   };
 }
 
-function waitForReady(child: ChildProcessByStdio<null, Readable, Readable>, lines: Array<Record<string, unknown>>, timeoutMs: number): Promise<Record<string, unknown>> {
+function waitForReady(child: ChildProcessByStdio<null, Readable, Readable>, lines: Array<Record<string, unknown>>, stderr: () => string, timeoutMs: number): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    let stderr = '';
     let buffered = '';
-    const timer = setTimeout(() => reject(new Error(`serve not ready after ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.once('exit', (code) => reject(new Error(`serve exited with ${code} before ready; stderr: ${stderr}`)));
+    const timer = setTimeout(() => reject(new Error(`serve not ready after ${timeoutMs} ms; stderr: ${stderr()}`)), timeoutMs);
+    child.once('exit', (code) => reject(new Error(`serve exited with ${code} before ready; stderr: ${stderr()}`)));
     child.once('error', (err) => reject(new Error(`cannot start serve (${child.spawnfile}): ${err.message}`, { cause: err })));
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       buffered += d;
