@@ -80,12 +80,14 @@ export interface ServeOptions {
   config?: string;
   /** A fixed MQTT port; default: whatever serve's listening line says. */
   mqttPort?: number;
+  /** Another build's CLI entry (e.g. a worktree of an earlier commit), for an A/B run. */
+  entry?: string;
 }
 
 export async function startServe(name = 'serve', options: ServeOptions = {}): Promise<Broker> {
   const { root = os.tmpdir(), config = process.env.BENCH_SERVE_CONFIG } = options;
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(root, 'bench-serve-'));
-  const child = spawnServe(dataDir, options.mqttPort ?? 0, config);
+  const child = spawnServe(dataDir, options.mqttPort ?? 0, config, options.entry);
   const ready = JSON.parse(await waitForLine(child, /"msg":"listening"/)) as { mqtt: Array<{ port: number }>; http: number };
   const stop = stopper(child);
   return {
@@ -234,11 +236,20 @@ const CLOCK_TICKS_PER_SEC = 100;
 
 /** CPU seconds (user + system, every thread) a process has used so far, from /proc/PID/stat. */
 export function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/** CPU seconds of the process's main thread alone (the event loop; the rest is the libuv pool, GC helpers...). */
+export function mainThreadCpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function statCpuSeconds(file: string): number {
+  const stat = fs.readFileSync(file, 'utf8');
   // The command name may hold spaces and parentheses; the fields after it start at the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`unreadable /proc/${pid}/stat`);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`unreadable ${file}`);
   return (utime + stime) / CLOCK_TICKS_PER_SEC;
 }

@@ -19,7 +19,9 @@
  * Environment: BENCH_CLIENTS, BENCH_RATE, BENCH_SECONDS, BENCH_ROUNDS (2), BENCH_PEAK_MESSAGES
  * (50,000 per publisher), BENCH_BACKLOG (4,000,000); BENCH_PARTS (steady,peak,startup) and
  * BENCH_BROKERS (serve,aedes,mosquitto) narrow the run; BENCH_SERVE_FLAGS adds node flags to serve,
- * BENCH_AEDES_FLAGS to the bare aedes.
+ * BENCH_AEDES_FLAGS to the bare aedes. BENCH_SERVE_B=PATH (another build's dist/src/cli/entry.cjs, e.g. a
+ * `git worktree` of an earlier commit, built) runs it as `serve-b` beside serve in the steady and peak
+ * cells, for a change measured against its parent in one run.
  * Profile serve at the steady load (see the README, "where the time goes"):
  *   BENCH_PARTS=steady BENCH_BROKERS=serve BENCH_ROUNDS=1 \
  *     BENCH_SERVE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npm run bench:footprint
@@ -32,7 +34,7 @@ import path from 'node:path';
 import { streamSpecs } from '../../src/broker.js';
 import { parseConfig } from '../../src/config/load.js';
 import { Log } from '../../src/log/index.js';
-import { CLI, CLI_MODULES, SERVE_NODE_FLAGS, cpuSeconds, findMosquitto, freePort, peakRssBytes, rssByMapping, rssParts, spawnMosquitto, spawnServe, startBareAedes, startMosquitto, startServe, stopper, waitForPort, type Broker, type Starter } from './brokers.js';
+import { CLI, CLI_MODULES, SERVE_NODE_FLAGS, cpuSeconds, mainThreadCpuSeconds, findMosquitto, freePort, peakRssBytes, rssByMapping, rssParts, spawnMosquitto, spawnServe, startBareAedes, startMosquitto, startServe, stopper, waitForPort, type Broker, type Starter } from './brokers.js';
 import { PAYLOAD, peakQoS1, quantile, steadyQoS1, type SteadyLoad } from './mqtt-load.js';
 
 const envNumber = (name: string, fallback: number): number => {
@@ -50,10 +52,13 @@ const BACKLOG_RECORDS = envNumber('BENCH_BACKLOG', 4_000_000);
 const BACKLOG_GROUP = 10_000;
 const STARTS = 5;
 const PARTS = (process.env.BENCH_PARTS ?? 'steady,peak,startup').split(',');
-const BROKERS = (process.env.BENCH_BROKERS ?? 'serve,aedes,mosquitto').split(',');
+/** Another build of serve to run beside this one, as `serve-b` (its dist/src/cli/entry.cjs). */
+const SERVE_B = process.env.BENCH_SERVE_B;
+const BROKERS = [...(process.env.BENCH_BROKERS ?? 'serve,aedes,mosquitto').split(','), ...(SERVE_B ? ['serve-b'] : [])];
 
 const ALL_STARTERS: Array<[string, Starter]> = [
   ['serve', () => startServe()],
+  ['serve-b', () => startServe('serve-b', { entry: SERVE_B as string })],
   ['aedes', startBareAedes],
   ['mosquitto', () => startMosquitto()],
 ];
@@ -63,6 +68,8 @@ const starters = (...names: string[]): Array<[string, Starter]> => ALL_STARTERS.
 
 interface SteadyCell {
   cpuPercent: number;
+  /** Of cpuPercent, the main thread's (the event loop): the rest is the libuv pool (serve's commits), GC helpers. */
+  mainThreadCpuPercent: number;
   cpuUsPerMsg: number;
   peakRssMiB: number;
   /** The resident set at the end of the load, private and file-backed. */
@@ -81,13 +88,22 @@ interface SteadyCell {
 async function steadyCell(broker: Broker): Promise<SteadyCell> {
   let cpuAtStart = 0;
   let cpuAtEnd = 0;
+  let mainAtStart = 0;
+  let mainAtEnd = 0;
   const result = await steadyQoS1(broker, STEADY, {
-    measuring: () => (cpuAtStart = cpuSeconds(broker.pid)),
-    measured: () => (cpuAtEnd = cpuSeconds(broker.pid)),
+    measuring: () => {
+      cpuAtStart = cpuSeconds(broker.pid);
+      mainAtStart = mainThreadCpuSeconds(broker.pid);
+    },
+    measured: () => {
+      cpuAtEnd = cpuSeconds(broker.pid);
+      mainAtEnd = mainThreadCpuSeconds(broker.pid);
+    },
   });
   const cpuToLastAck = cpuSeconds(broker.pid) - cpuAtStart;
   return {
     cpuPercent: ((cpuAtEnd - cpuAtStart) / result.seconds) * 100,
+    mainThreadCpuPercent: ((mainAtEnd - mainAtStart) / result.seconds) * 100,
     cpuUsPerMsg: (cpuToLastAck / result.acked) * 1e6,
     peakRssMiB: peakRssBytes(broker.pid) / 1024 ** 2,
     ...rssParts(broker.pid),
@@ -286,7 +302,7 @@ function steadyTable(results: Map<string, SteadyCell[]>): string {
     rows.push([name, range(col((c) => c.cpuPercent)), range(col((c) => c.cpuUsPerMsg)), range(col((c) => c.peakRssMiB)), range(col((c) => c.p50Ms)), range(col((c) => c.p99Ms)), counts, generator]);
   }
   const serve = results.get('serve') ?? [];
-  for (const peer of ['aedes', 'mosquitto']) {
+  for (const peer of ['serve-b', 'aedes', 'mosquitto']) {
     const other = results.get(peer);
     if (other === undefined || other.length === 0 || serve.length === 0) continue;
     const r = (f: (c: SteadyCell) => number): string => `${ratios(serve.map(f), other.map(f))}×`;
@@ -299,9 +315,10 @@ function peakTable(results: Map<string, PeakCell[]>): string {
   const rows: string[][] = [['broker', 'msgs/s', 'CPU µs / msg, all threads']];
   for (const [name, cells] of results) rows.push([name, range(cells.map((c) => c.rate)), range(cells.map((c) => c.cpuUsPerMsg))]);
   const serve = results.get('serve') ?? [];
-  const aedes = results.get('aedes') ?? [];
-  if (serve.length > 0 && aedes.length > 0) {
-    rows.push(['serve / aedes (goal ≥ 0.5×, ≤ 2×)', `${ratios(serve.map((c) => c.rate), aedes.map((c) => c.rate))}×`, `${ratios(serve.map((c) => c.cpuUsPerMsg), aedes.map((c) => c.cpuUsPerMsg))}×`]);
+  for (const [peer, goal] of [['serve-b', ''], ['aedes', ' (goal ≥ 0.5×, ≤ 2×)']] as const) {
+    const other = results.get(peer) ?? [];
+    if (serve.length === 0 || other.length === 0) continue;
+    rows.push([`serve / ${peer}${goal}`, `${ratios(serve.map((c) => c.rate), other.map((c) => c.rate))}×`, `${ratios(serve.map((c) => c.cpuUsPerMsg), other.map((c) => c.cpuUsPerMsg))}×`]);
   }
   return table(rows);
 }
@@ -313,13 +330,13 @@ async function main(): Promise<void> {
   const out: string[] = [];
   if (PARTS.includes('steady')) {
     const describe = (c: SteadyCell): string =>
-      `CPU ${fmt(c.cpuPercent)}%, ${fmt(c.cpuUsPerMsg)} µs/msg, peak RSS ${fmt(c.peakRssMiB)} MiB (at the end ${fmt(c.anonMiB)} anonymous + ${fmt(c.fileMiB)} file-backed; largest: ${c.mappings.map(([n, mib]) => `${path.basename(n)} ${fmt(mib)}`).join(', ')}), PUBACK p50 ${fmt(c.p50Ms)} p99 ${fmt(c.p99Ms)} ms, ${c.acked}/${c.sent} acked; generator CPU ${fmt(c.generatorCpuPercent)}%, behind ≤ ${fmt(c.behindMaxMs)} ms`;
-    const results = await alternate('steady', starters('serve', 'aedes', 'mosquitto'), steadyCell, describe);
+      `CPU ${fmt(c.cpuPercent)}% (main thread ${fmt(c.mainThreadCpuPercent)}%), ${fmt(c.cpuUsPerMsg)} µs/msg, peak RSS ${fmt(c.peakRssMiB)} MiB (at the end ${fmt(c.anonMiB)} anonymous + ${fmt(c.fileMiB)} file-backed; largest: ${c.mappings.map(([n, mib]) => `${path.basename(n)} ${fmt(mib)}`).join(', ')}), PUBACK p50 ${fmt(c.p50Ms)} p99 ${fmt(c.p99Ms)} ms, ${c.acked}/${c.sent} acked; generator CPU ${fmt(c.generatorCpuPercent)}%, behind ≤ ${fmt(c.behindMaxMs)} ms`;
+    const results = await alternate('steady', starters('serve', 'serve-b', 'aedes', 'mosquitto'), steadyCell, describe);
     out.push(`\n${load}:\n\n${steadyTable(results)}`);
   }
   if (PARTS.includes('peak')) {
     const describe = (c: PeakCell): string => `${fmt(c.rate)} msgs/s, ${fmt(c.cpuUsPerMsg)} µs/msg`;
-    const results = await alternate('peak', starters('serve', 'aedes'), peakCell, describe);
+    const results = await alternate('peak', starters('serve', 'serve-b', 'aedes'), peakCell, describe);
     out.push(`\npeak: ${PEAK_PUBLISHERS} publishers × ${PEAK_MESSAGES.toLocaleString('en-US')} QoS 1, ${PEAK_IN_FLIGHT} in flight each:\n\n${peakTable(results)}`);
   }
   if (PARTS.includes('startup')) out.push(`\nstart-up:\n\n${table(await startupRows())}`);
