@@ -39,7 +39,6 @@ function createDisabled(namespace: string): Logger {
 }
 
 function createGate(): unknown {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the real module, when asked for
   if (process.env.DEBUG) return require('debug');
   const createDebug = (namespace: string): Logger => createDisabled(namespace);
   return Object.assign(createDebug, {

@@ -95,6 +95,8 @@ export class Store {
   private mapTraffic = 0;
   /** How many times the map was mapped afresh, for tests and the curious. */
   remaps = 0;
+  /** Why remapping stopped (a read transaction left open somewhere: a bug), or null while it runs. */
+  remapError: Error | null = null;
 
   private constructor(
     env: Lmdb.Env,
@@ -246,11 +248,17 @@ export class Store {
    * after a failed commit: a failing disk is left to the error it gave, not handed a new map as well.
    */
   private remapWhenDue(): void {
-    if (this.mapTraffic < REMAP_TRAFFIC_BYTES || this.writing > 0 || this.reading > 0 || this.closed || this.options.readOnly) return;
+    if (this.mapTraffic < REMAP_TRAFFIC_BYTES || this.writing > 0 || this.reading > 0 || this.closed || this.options.readOnly || this.remapError !== null) return;
     this.mapTraffic = 0;
-    // The same size: LMDB unmaps and maps again, and nothing else changes.
-    this.env.resize(this.mapSize);
-    this.remaps++;
+    try {
+      // The same size: LMDB unmaps and maps again, and nothing else changes.
+      this.env.resize(this.mapSize);
+      this.remaps++;
+    } catch (err) {
+      // node-lmdb refuses before it touches the map (an open transaction). The commit that got here is
+      // durable and must be reported so: the map only stays as it is, from now on.
+      this.remapError = err as Error;
+    }
   }
 
   /** `write` for fixed-layout writes (checkpoints, stream definitions, the format key): none may be refused. */

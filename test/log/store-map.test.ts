@@ -56,6 +56,7 @@ test('a writer that commits 22 MiB holds no more than the remap interval of its 
   const written = fs.statSync(file).blocks * 512;
   assert.ok(written >= 20 * 1024 * 1024, `the log file holds ${written} bytes`);
   assert.ok(store.remaps >= 4, `${store.remaps} remaps`);
+  assert.equal(store.remapError, null);
   // The remap interval, plus the pages around the last commits and the tree's branch pages.
   assert.ok(peak <= REMAP_TRAFFIC_BYTES + 2 * 1024 * 1024, `at most ${peak} bytes of the ${written}-byte file mapped at once`);
 
@@ -76,5 +77,24 @@ test('a writer that commits 22 MiB holds no more than the remap interval of its 
     for (let i = 0; i < n; i += 97) store.read((inner) => assert.ok(store.get(inner, 'records', key(i))?.equals(value(i))));
     assert.ok(store.get(outer, 'records', key(n - 1))?.equals(value(n - 1)));
   });
+  store.close();
+});
+
+test('a read transaction left open (a bug elsewhere) stops the remapping, never a commit: every write resolves durable', async () => {
+  const dir = logPath(tmpDir());
+  const store = Store.open({ path: dir, readOnly: false, mapSizeBytes: 64 * 1024 * 1024, mapSizeMaxBytes: 64 * 1024 * 1024 });
+  assert.ok(store);
+  // Reaching past the Store's API is the only way to leak a transaction: its own reads always close theirs.
+  const leaked = (store as unknown as { env: { beginTxn(o: { readOnly: boolean }): { abort(): void } } }).env.beginTxn({ readOnly: true });
+  let n = 0;
+  for (let c = 0; c < 100; c++) {
+    const batch = store.batch();
+    for (let i = 0; i < PER_COMMIT; i++, n++) batch.putRecord(key(n), value(n));
+    assert.deepEqual(await store.write(batch), { refused: [] });
+  }
+  assert.equal(store.remaps, 0);
+  assert.match(store.remapError?.message ?? '', /transactions/);
+  leaked.abort();
+  store.read((txn) => assert.ok(store.get(txn, 'records', key(n - 1))?.equals(value(n - 1))));
   store.close();
 });
