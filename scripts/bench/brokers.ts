@@ -204,18 +204,21 @@ export async function waitForPort(port: number, timeoutMs = PORT_WAIT_MS): Promi
 
 // ---- what /proc says about a broker --------------------------------------------------------------
 
+/** The `NAME:  N kB` fields of /proc/PID/status, in KiB (0 for a field the kernel does not print). */
+function statusKiB(pid: number, ...names: string[]): number[] {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return names.map((name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0));
+}
+
 /** Peak resident set (VmHWM) of a process, in bytes. */
 export function peakRssBytes(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = /VmHWM:\s+(\d+) kB/.exec(status);
-  return kb ? Number(kb[1]) * 1024 : 0;
+  return (statusKiB(pid, 'VmHWM')[0] as number) * 1024;
 }
 
 /** What the resident set is made of now (RssAnon: heap and other private memory; RssFile: mapped files, the node binary and LMDB's map among them), in MiB. */
 export function rssParts(pid: number): { anonMiB: number; fileMiB: number } {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const field = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
-  return { anonMiB: field('RssAnon'), fileMiB: field('RssFile') };
+  const [anon = 0, file = 0] = statusKiB(pid, 'RssAnon', 'RssFile');
+  return { anonMiB: anon / 1024, fileMiB: file / 1024 };
 }
 
 /** The mappings holding most of a process's resident set, by what they map ("[anon]" for none), largest first. */

@@ -57,8 +57,8 @@ function cacheDir(): string | null {
 }
 
 /**
- * `tributary-<flags key>-<bundle key>.v8cache`. The bundle is keyed by size and mtime because V8's own
- * check of the source is only its length: a rebuilt bundle of the same length must not get old bytecode.
+ * `tributary-<flags key>-<bundle key>.v8cache`. The bundle is keyed by size, mtime and inode because V8's
+ * own check of the source is only its length: a rebuilt bundle of the same length must not get old bytecode.
  */
 function cacheFile(dir: string, bundle: fs.Stats): string {
   const key = (parts: unknown[]): string => crypto.createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16);

@@ -45,8 +45,6 @@ async function serve(file: string | undefined, overrides: Parameters<typeof load
   const config = loadConfig(file, overrides);
   const logger = createLogger({ level: config.logging.level });
   guardProcess(logger);
-  // Loaded here, not at the top: every other command (and --help) starts without aedes, LMDB and the
-  // Kafka client.
   // Taken before the listeners open: a SIGTERM or SIGINT that arrives while serve starts (its MQTT port
   // may accept before the rest is up) ends it with the same drain once the start completes, instead of
   // Node's default of dying on the spot.
@@ -54,6 +52,8 @@ async function serve(file: string | undefined, overrides: Parameters<typeof load
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
+  // Loaded here, not at the top: every other command (and --help) starts without aedes, LMDB and the
+  // Kafka client.
   const { createBroker } = await import('../broker.js');
   const broker = createBroker(config, { logger, onFatal: (err) => void exitForRestart(broker, logger, err) });
   let ports;
