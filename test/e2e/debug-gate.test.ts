@@ -1,8 +1,10 @@
 /**
- * serve as deployed (the bundle) gates its dependencies' `debug` loggers (src/cli/debug-gate.cts):
- * DEBUG=mqtt-packet:* still traces every packet on stderr, and without DEBUG nothing is traced. The other
- * test checks the gate itself: without DEBUG its loggers are disabled ones of debug's shape and print
- * nothing; with DEBUG it is the real debug module.
+ * serve as deployed (the bundle) gates its dependencies' `debug` loggers (src/cli/debug-gate.cts). The
+ * first test shows the gate costs no diagnostics: DEBUG=mqtt-packet:* still traces every packet on
+ * stderr, and without DEBUG nothing is traced (it would pass with no gate too; that the bundle's debug
+ * goes through the gate is checked by scripts/bundle.ts, which refuses to build otherwise). The second
+ * checks the gate itself: without DEBUG its loggers are disabled ones of debug's shape and print nothing,
+ * and it is not the real debug module; with DEBUG it is.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
