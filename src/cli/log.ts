@@ -168,7 +168,7 @@ function payloadField(payload: Buffer): { payload: string } | { payloadBase64: s
 }
 
 function jsonLine(stream: string, partition: number, r: LogRecord): string {
-  return `${JSON.stringify({ stream, partition, offset: r.offset, timestamp: r.timestamp, topic: r.topic, qos: r.qos, ...payloadField(r.payload) })}\n`;
+  return `${JSON.stringify({ stream, partition, offset: r.offset, timestamp: r.timestamp, topic: r.topic, qos: r.qos, retain: r.retain, ...payloadField(r.payload) })}\n`;
 }
 
 function humanLine(stream: string, partition: number, r: LogRecord): string {

@@ -80,7 +80,8 @@ export class InFlight {
   }
 }
 
-function publishProblem(topic: string, payload: Buffer, maxPayloadBytes: number): PublishRejectedError | null {
+/** Why aedes must refuse this PUBLISH (the connection is closed), or null. */
+export function publishProblem(topic: string, payload: Buffer, maxPayloadBytes: number): PublishRejectedError | null {
   if (topic.length === 0) return new PublishRejectedError('empty topic', 'invalid-topic');
   if (topic.includes('+') || topic.includes('#')) return new PublishRejectedError(`wildcard in topic "${topic}"`, 'invalid-topic');
   if (topic.includes('\u0000')) return new PublishRejectedError('U+0000 in topic', 'invalid-topic');

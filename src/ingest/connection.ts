@@ -1,6 +1,6 @@
 /**
  * The stream aedes sees for one client: a thin Duplex over the real socket (TCP, TLS or WebSocket) that
- * enforces three limits aedes cannot:
+ * enforces three limits aedes cannot, and lets the common PUBLISH go around aedes:
  *
  * 1. **No reading while the client's appends are pending.** Up to `appendsInFlightMax` publishes of one
  *    client may wait for their group commit at once (so a client with a window of QoS 1 messages in
@@ -9,22 +9,31 @@
  *    at once, and reads again when a counter of unfinished packets reaches 0 (lib/client.js `nextBatch`).
  *    But that counter is also decremented by every `readable` event, and a socket emits one for each
  *    chunk that arrives while packets are pending, so with one publish in flight the next chunk is read
- *    at once and backpressure leaks (test/e2e/ingest-backpressure.test.ts shows it). Here, while
- *    `hold()`s are outstanding, nothing is pulled from the socket: aedes gets neither data nor a
- *    `readable` event, the socket's buffer fills, and TCP flow control pushes back on the client.
+ *    at once and backpressure leaks (test/e2e/ingest-backpressure.test.ts shows it). Here the socket's
+ *    bytes are cut into whole packets (frames.ts) and handed on one packet at a time; while
+ *    `appendsInFlightMax` `hold()`s are outstanding nothing more is handed on nor pulled from the
+ *    socket, its buffer fills, and TCP flow control pushes back on the client.
  * 2. **Frame size.** mqtt-packet buffers a packet until it is complete and aedes gives it no size limit,
  *    so a client announcing a 200 MB PUBLISH would make us buffer 200 MB. The fixed header of every
- *    packet is scanned as bytes pass through; one announcing more than `frameBytesMax` is refused before
- *    its body is buffered, and so is a malformed fixed header.
+ *    packet is read first; one announcing more than `frameBytesMax` is refused before its body is
+ *    buffered, and so is a malformed fixed header.
  * 3. **Write buffer.** Writes are handed to the socket at once and reported done, so one slow subscriber
  *    never stalls aedes' delivery to everyone else; instead, a client that lets more than
  *    `writeBufferMaxBytes` pile up unread in its socket is disconnected.
+ * 4. **The fast path** (fast-publish.ts, issue 13). Once the client is connected, a PUBLISH is offered to
+ *    `fast` before aedes: taken, it is appended and acked (`ack`) without aedes parsing it or building
+ *    its per-packet state; declined (anything unusual), it goes to aedes as before. Order is kept both
+ *    ways: a PUBLISH is taken only when aedes has nothing of this client's ahead of it (no bytes unread
+ *    by aedes, none queued in aedes, no append aedes started still in flight), and a packet for aedes
+ *    (or the end of the stream) is handed on only once every PUBLISH taken before it is settled, so a
+ *    DISCONNECT after a PUBLISH still finds its PUBACK written first.
  *
  * Violations call `onViolation(reason, detail)` once and destroy the connection.
  */
 import { Duplex } from 'node:stream';
+import { FrameSplitter, type Violation, type ViolationReason } from './frames.js';
 
-export type ViolationReason = 'oversized' | 'malformed' | 'slow-client';
+export type { ViolationReason } from './frames.js';
 
 export interface ConnectionLimits {
   /** Largest MQTT packet (remaining length) accepted from the client. */
@@ -39,72 +48,47 @@ export interface ClientSocket extends Duplex {
   readonly writableLength: number;
 }
 
+/** What takes PUBLISH frames around aedes for one connected client (fast-publish.ts). */
+export interface FastPath {
+  /** Whether the client is connected and aedes holds none of its packets in its own queue. */
+  ready(): boolean;
+  /**
+   * Takes a whole PUBLISH frame and returns true, calling `settled` once it is acked or has failed
+   * (possibly before returning); or declines it (false), and aedes gets it.
+   */
+  offer(frame: Buffer, settled: () => void): boolean;
+}
+
 /** How long a closed connection may take to flush its last acks before the socket is cut. */
 const END_GRACE_MS = 2_000;
+/** MQTT packet type of PUBLISH. */
+const PUBLISH = 3;
 
 type WriteCallback = (err?: Error | null) => void;
 
-type Violation = { reason: ViolationReason; detail: string };
-
-/** Walks MQTT fixed headers across chunk boundaries without buffering packet bodies. */
-export class FrameScanner {
-  /** Body bytes of the current packet still to skip. */
-  private skip = 0;
-  /** -1: expecting a packet type byte; otherwise the remaining-length varint being read. */
-  private lengthBytes = -1;
-  private length = 0;
-  private multiplier = 1;
-
-  constructor(private readonly frameBytesMax: number) {}
-
-  /** Scans `chunk`; returns the first violation or null. */
-  scan(chunk: Buffer): Violation | null {
-    let i = 0;
-    while (i < chunk.length) {
-      if (this.skip > 0) {
-        const n = Math.min(this.skip, chunk.length - i);
-        this.skip -= n;
-        i += n;
-        continue;
-      }
-      const byte = chunk[i++] as number;
-      if (this.lengthBytes < 0) {
-        const type = byte >> 4;
-        // Types 0 and 15 are reserved in MQTT 3.1.1 [MQTT-2.2.1]
-        if (type === 0 || type === 15) return { reason: 'malformed', detail: `reserved packet type ${type}` };
-        this.lengthBytes = 0;
-        this.length = 0;
-        this.multiplier = 1;
-        continue;
-      }
-      const problem = this.lengthByte(byte);
-      if (problem) return problem;
-    }
-    return null;
-  }
-
-  private lengthByte(byte: number): Violation | null {
-    this.length += (byte & 0x7f) * this.multiplier;
-    this.multiplier *= 128;
-    this.lengthBytes++;
-    if (byte & 0x80) {
-      // The remaining length is at most four bytes [MQTT-2.2.3]
-      return this.lengthBytes >= 4 ? { reason: 'malformed', detail: 'remaining length longer than 4 bytes' } : null;
-    }
-    if (this.length > this.frameBytesMax) {
-      return { reason: 'oversized', detail: `packet of ${this.length} bytes announced; the limit is ${this.frameBytesMax}` };
-    }
-    this.skip = this.length;
-    this.lengthBytes = -1;
-    return null;
-  }
-}
-
 export class GatedConnection extends Duplex {
   private holds = 0;
+  /** PUBLISHes taken by `fast` and not yet settled (each also holds one of `holds` while appending). */
+  private fastInFlight = 0;
   private wanted = false;
   private violated = false;
-  private readonly scanner: FrameScanner;
+  private stopped = false;
+  private socketEnded = false;
+  private eofHandedOn = false;
+  private pumping = false;
+  /** A frame cut from the stream and not yet handed on: it waits for the order rules of (4). */
+  private waiting: Buffer | null = null;
+  private readonly splitter: FrameSplitter;
+  /** Packet ids of the PUBACKs written this tick; they leave in one socket write on the next. */
+  private acks: number[] = [];
+  /** Set once the client is connected (ingest.ts); until then every packet goes to aedes. */
+  fast: FastPath | null = null;
+  private readonly settleFast = (): void => {
+    this.fastInFlight--;
+    this.pump();
+  };
+  private readonly pumpSoon = (): void => this.pump();
+  private readonly flushAcks = (): void => this.writeAcks();
 
   constructor(
     private readonly socket: ClientSocket,
@@ -116,9 +100,12 @@ export class GatedConnection extends Duplex {
     readonly certificateUser?: string | null,
   ) {
     super({ allowHalfOpen: false });
-    this.scanner = new FrameScanner(limits.frameBytesMax);
+    this.splitter = new FrameSplitter(limits.frameBytesMax);
     socket.on('readable', () => this.pump());
-    socket.on('end', () => this.push(null));
+    socket.on('end', () => {
+      this.socketEnded = true;
+      this.pump();
+    });
     socket.on('error', (err: Error) => this.destroy(err));
     socket.on('close', () => this.destroy());
   }
@@ -133,13 +120,29 @@ export class GatedConnection extends Duplex {
     if (this.holds < this.limits.appendsInFlightMax) this.pump();
   }
 
-  get held(): boolean {
-    return this.holds > 0;
+  /** Shutdown: nothing more is read from the client or handed to aedes. */
+  stopReading(): void {
+    this.stopped = true;
   }
 
+  /**
+   * aedes wants data. This runs inside aedes' `read()`, before the bytes it reads have left this
+   * stream's buffer and before aedes has parsed them, so the pump waits a tick: pumping now could take
+   * a PUBLISH around packets that are ahead of it.
+   */
   override _read(): void {
     this.wanted = true;
-    this.pump();
+    process.nextTick(this.pumpSoon);
+  }
+
+  /**
+   * The PUBACK of a PUBLISH the fast path took. The acks of one tick (one group commit's, for this
+   * client) leave in one socket write on the next tick; after end or destroy they are dropped, as any
+   * write is.
+   */
+  ack(messageId: number): void {
+    if (this.acks.length === 0) process.nextTick(this.flushAcks);
+    this.acks.push(messageId);
   }
 
   /**
@@ -198,13 +201,71 @@ export class GatedConnection extends Duplex {
     done(err);
   }
 
+  private writeAcks(): void {
+    const ids = this.acks;
+    this.acks = [];
+    if (this.destroyed || this.writableEnded) return;
+    const bytes = Buffer.allocUnsafe(4 * ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      // PUBACK: type 4, remaining length 2, the packet id big-endian [MQTT-3.4]
+      bytes[4 * i] = 0x40;
+      bytes[4 * i + 1] = 0x02;
+      bytes.writeUInt16BE(ids[i] as number, 4 * i + 2);
+    }
+    this.socket.write(bytes);
+    this.checkWriteBuffer();
+  }
+
   private pump(): void {
-    while (this.wanted && this.holds < this.limits.appendsInFlightMax && !this.destroyed) {
-      const chunk = this.socket.read() as Buffer | null;
-      if (chunk === null) return;
-      const violation = this.scanner.scan(chunk);
-      if (violation) return this.violate(violation);
-      this.wanted = this.push(chunk);
+    if (this.pumping) return; // re-entered from a settle or release inside the loop: the loop goes on
+    this.pumping = true;
+    try {
+      this.handOn();
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Cuts frames from the socket and hands them on, one at a time, while the rules of (1) and (4) allow. */
+  private handOn(): void {
+    while (!this.destroyed && !this.stopped && this.holds < this.limits.appendsInFlightMax) {
+      let frame = this.waiting;
+      this.waiting = null;
+      if (frame === null) {
+        const next = this.splitter.next();
+        if (next === null) {
+          const chunk = this.socket.read() as Buffer | null;
+          if (chunk !== null) {
+            this.splitter.feed(chunk);
+            continue;
+          }
+          // Everything read is handed on: the end of the stream may follow the packets before it.
+          if (this.socketEnded && !this.eofHandedOn && this.fastInFlight === 0) {
+            this.eofHandedOn = true;
+            this.push(null);
+          }
+          return;
+        }
+        if (!Buffer.isBuffer(next)) return this.violate(next);
+        frame = next;
+      }
+      const fast = this.fast;
+      if (fast !== null && (frame[0] as number) >> 4 === PUBLISH && fast.ready()) {
+        // Taken only when aedes has nothing of this client's before it: unread bytes, or an append of its own.
+        if (this.readableLength > 0 || this.holds > this.fastInFlight) {
+          this.waiting = frame;
+          return;
+        }
+        this.fastInFlight++;
+        if (fast.offer(frame, this.settleFast)) continue;
+        this.fastInFlight--;
+      }
+      // For aedes: once the PUBLISHes taken before it are settled, and while aedes takes data.
+      if (this.fastInFlight > 0 || !this.wanted) {
+        this.waiting = frame;
+        return;
+      }
+      this.wanted = this.push(frame);
     }
   }
 

@@ -26,6 +26,8 @@ import type { Logger } from '../ops/logger.js';
 import type { Metrics } from '../ops/metrics.js';
 import { createAuthorizePublish, InFlight } from './append.js';
 import { GatedConnection, type ClientSocket, type ViolationReason } from './connection.js';
+import { deliverBeforeAck, FastPublish, type FastPublishDeps } from './fast-publish.js';
+import { PublishFrame } from './frames.js';
 import { startListener, type BoundListener } from './listeners.js';
 import { LogPersistence } from './persistence.js';
 import { PublishFirst } from './publish-first.js';
@@ -89,7 +91,11 @@ export function createIngest(options: IngestOptions): Ingest {
       maxPayloadBytes: config.mqtt.maxPayloadBytes,
       onIngest: (stream, bytes) => metrics.recordIngest(stream, 1, bytes),
       onReject: (clientId, err) => reject(clientId, err.reason, err.message),
-      beforeAck: (packet, client, done) => (publishFirst === null ? done(null) : publishFirst.run(packet, client, done)),
+      beforeAck: (packet, client, done) => {
+        if (packet instanceof PublishFrame) return deliverBeforeAck(fastDeps, packet, client as Client, done);
+        if (publishFirst === null) return done(null);
+        publishFirst.run(packet, client, done);
+      },
       mayPublish: (client, topic) => acl === null || acl.canPublish(identityOf(client as Client), topic),
       onDenied: (client, packet) => {
         publishFirst?.drop(packet);
@@ -99,6 +105,18 @@ export function createIngest(options: IngestOptions): Ingest {
     },
     inFlight,
   );
+
+  /** aedes' emitter's topic matcher (mqemitter 7): the live subscriptions, of every client. */
+  let liveSubscriptions: { match(topic: string): unknown[] } | null = null;
+  const fastDeps: FastPublishDeps = {
+    authorizePublish: (client, packet, done) => authorizePublish(client, packet, done),
+    mayPublish: (client, topic) => acl === null || acl.canPublish(identityOf(client), topic),
+    maxPayloadBytes: config.mqtt.maxPayloadBytes,
+    maxTopicLevels: 100,
+    hasSubscribers: (topic) => persistence.hasSubscriptions(topic) || (liveSubscriptions !== null && liveSubscriptions.match(topic).length > 0),
+    // aedes' publish takes the publishing client too (its typings omit it): the copies carry its id.
+    deliver: (packet, client, done) => (aedes as unknown as { publish: (p: PublishFrame, c: Client, d: (err?: Error | null) => void) => void }).publish(packet, client, done),
+  };
 
   function onClientError(client: Client | null, err: Error): void {
     const clientId = client?.id ?? null;
@@ -203,6 +221,13 @@ export function createIngest(options: IngestOptions): Ingest {
     }
     aedes = await Aedes.createBroker({ persistence, authorizePublish, authorizeSubscribe, authorizeForward, preConnect, authenticate, drainTimeout: 0, connectTimeout: 10_000 });
     publishFirst = new PublishFirst(aedes);
+    const internals = aedes as unknown as { maxTopicLevels: number; mq: { _matcher: { match(topic: string): unknown[] } } };
+    fastDeps.maxTopicLevels = internals.maxTopicLevels;
+    liveSubscriptions = internals.mq._matcher;
+    // Registered and about to be acked: from its CONNACK on, the client's PUBLISHes may take the fast path.
+    aedes.on('client', (client: Client) => {
+      if (client.conn instanceof GatedConnection) client.conn.fast = new FastPublish(client, client.conn, fastDeps);
+    });
     aedes.on('clientError', onClientError);
     aedes.on('connectionError', onClientError);
     // aedes emits 'error' when its persistence fails while queueing for offline clients; its typings omit it.
@@ -214,7 +239,7 @@ export function createIngest(options: IngestOptions): Ingest {
 
   async function shutdown(): Promise<void> {
     const stopped = Promise.all(listeners.map((l) => l.close()));
-    for (const conn of connections) conn.hold();
+    for (const conn of connections) conn.stopReading();
     const drained = await Promise.race([inFlight.idle().then(() => true), sleep(DRAIN_TIMEOUT_MS).then(() => false)]);
     if (!drained) logger.warn({ appends: inFlight.size }, 'shutdown: appends still uncommitted after the drain timeout');
     // One turn for the acks of the last commit to reach the sockets.

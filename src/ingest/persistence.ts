@@ -157,6 +157,11 @@ export class LogPersistence {
     return { subsCount: this.trie.subscriptionsCount, clientsCount: this.subscriptions.size };
   }
 
+  /** Whether any stored subscription (of QoS 1 or 2: what `subscriptionsByTopic` returns) matches the topic. */
+  hasSubscriptions(topic: string): boolean {
+    return this.trie.subscriptionsCount > 0 && this.trie.match(topic).length > 0;
+  }
+
   /** Subscriptions with QoS > 0 whose filter matches `topic`: who gets a copy queued while offline. */
   async subscriptionsByTopic(topic: string): Promise<Array<{ clientId: string; topic: string; qos: number }>> {
     return this.trie.match(topic);

@@ -1,7 +1,8 @@
 /**
  * serve as deployed (the bundle) gates its dependencies' `debug` loggers (src/cli/debug-gate.cts). The
- * first test shows the gate costs no diagnostics: DEBUG=mqtt-packet:* still traces every packet on
- * stderr, and without DEBUG nothing is traced (it would pass with no gate too; that the bundle's debug
+ * first test shows the gate costs no diagnostics: DEBUG=mqtt-packet:* still traces the packets aedes
+ * parses and writes on stderr (the CONNECT here, the CONNACK; a QoS 1 PUBLISH takes the fast path below
+ * aedes, src/ingest/fast-publish.ts, and is not parsed by mqtt-packet), and without DEBUG nothing is traced (it would pass with no gate too; that the bundle's debug
  * goes through the gate is checked by scripts/bundle.ts, which refuses to build otherwise). The second
  * checks the gate itself: without DEBUG its loggers are disabled ones of debug's shape and print nothing,
  * and it is not the real debug module; with DEBUG it is.
@@ -23,11 +24,11 @@ async function publishOnce(port: number): Promise<void> {
   client.socket.destroy();
 }
 
-test('DEBUG=mqtt-packet:* traces the packets serve parses; without DEBUG nothing is traced and the publish is acked the same', async () => {
+test('DEBUG=mqtt-packet:* traces the packets aedes parses and writes; without DEBUG nothing is traced and the publish is acked the same', async () => {
   const traced = await startServe({ env: { DEBUG: 'mqtt-packet:*' } });
   try {
     await publishOnce(traced.mqttPort);
-    await until('parser traces', () => /mqtt-packet:parser _parsePublish/.test(traced.stderr()), 5_000);
+    await until('parser traces', () => /mqtt-packet:parser _parseConnect: packet.clientId: gate-1/.test(traced.stderr()), 5_000);
     assert.match(traced.stderr(), /mqtt-packet:writeToStream generate/);
   } finally {
     await traced.stop();

@@ -1,14 +1,17 @@
 /**
- * The write side of GatedConnection over a real TCP socket: writes go straight to the socket (no
+ * GatedConnection over a real TCP socket. The write side: writes go straight to the socket (no
  * Writable buffer of its own), the PUBACKs mqtt-packet writes in one tick leave in one socket write,
  * writes after end or destroy fail as a Writable's do, and a client that does not read is still cut.
+ * The read side's fast path (issue 13), with a recording FastPath in place of fast-publish.ts: which
+ * packets are offered, and the order rules between them and the packets aedes reads.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
 import mqtt from 'mqtt-packet';
-import { GatedConnection, type ViolationReason } from '../../src/ingest/connection.js';
+import { until } from '../helpers/until.js';
+import { GatedConnection, type FastPath, type ViolationReason } from '../../src/ingest/connection.js';
 
 interface Pair {
   server: net.Server;
@@ -22,7 +25,7 @@ interface Pair {
   socketWrites: () => number;
 }
 
-async function pair(writeBufferMaxBytes = 1 << 20): Promise<Pair> {
+async function pair(writeBufferMaxBytes = 1 << 20, appendsInFlightMax = 1): Promise<Pair> {
   const server = net.createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -41,7 +44,7 @@ async function pair(writeBufferMaxBytes = 1 << 20): Promise<Pair> {
     writev(...a);
   };
   const violations: Array<[ViolationReason, string]> = [];
-  const conn = new GatedConnection(socket, { frameBytesMax: 1 << 20, writeBufferMaxBytes, appendsInFlightMax: 1 }, (reason, detail) => violations.push([reason, detail]));
+  const conn = new GatedConnection(socket, { frameBytesMax: 1 << 20, writeBufferMaxBytes, appendsInFlightMax }, (reason, detail) => violations.push([reason, detail]));
   return { server, conn, socket, client, violations, socketWrites: () => writes };
 }
 
@@ -121,6 +124,120 @@ test('a client that lets more than writeBufferMaxBytes pile up unread is cut as 
     assert.equal(p.violations[0]?.[0], 'slow-client');
     assert.match(p.violations[0]?.[1] ?? '', /bytes unread by the client; the limit is 65536/);
     assert.ok(p.conn.destroyed && p.socket.destroyed, 'the connection and its socket are gone');
+  } finally {
+    await close(p);
+  }
+});
+
+/** A FastPath that takes every PUBLISH, holding the connection as authorizePublish does, and settles on demand. */
+class RecordingFast implements FastPath {
+  readonly offered: Buffer[] = [];
+  private readonly settles: Array<() => void> = [];
+  isReady = true;
+  constructor(private readonly conn: GatedConnection) {}
+  ready(): boolean {
+    return this.isReady;
+  }
+  offer(frame: Buffer, settled: () => void): boolean {
+    this.offered.push(Buffer.from(frame));
+    this.conn.hold();
+    this.settles.push(() => {
+      this.conn.release();
+      settled();
+    });
+    return true;
+  }
+  /** Settles the oldest PUBLISH taken, acking it as fast-publish.ts does. */
+  settleNext(messageId: number): void {
+    this.conn.ack(messageId);
+    (this.settles.shift() as () => void)();
+  }
+}
+
+/** What the aedes side reads from the connection, packet by packet. */
+function aedesSide(conn: GatedConnection): Array<mqtt.Packet> {
+  const got: mqtt.Packet[] = [];
+  const parser = mqtt.parser({ protocolVersion: 4 });
+  parser.on('packet', (p: mqtt.Packet) => got.push(p));
+  conn.on('readable', () => {
+    let chunk: Buffer | null;
+    while ((chunk = conn.read() as Buffer | null) !== null) parser.parse(chunk);
+  });
+  return got;
+}
+
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+const publish = (messageId: number, topic = 't'): Buffer => mqtt.generate({ cmd: 'publish', topic, payload: Buffer.from(`m${messageId}`), qos: 1, messageId, retain: false, dup: false });
+
+test('fast path: PUBLISHes are offered, a packet for aedes waits until those before it are settled, and one after it waits until aedes has read it', async () => {
+  const p = await pair(1 << 20, 8);
+  try {
+    const fast = new RecordingFast(p.conn);
+    p.conn.fast = fast;
+    const read = aedesSide(p.conn);
+    const received: Buffer[] = [];
+    p.client.on('data', (chunk: Buffer) => received.push(chunk));
+    p.client.write(Buffer.concat([publish(1), publish(2), mqtt.generate({ cmd: 'pingreq' }), publish(3)]));
+    await until('fast.offered.length === 2', () => fast.offered.length === 2);
+    await turn();
+    assert.equal(read.length, 0, 'the PINGREQ waits behind the two PUBLISHes in flight');
+    assert.equal(fast.offered.length, 2, 'and the PUBLISH after it waits behind the PINGREQ');
+    fast.settleNext(1);
+    await turn();
+    assert.equal(read.length, 0, 'one PUBLISH is still in flight');
+    fast.settleNext(2);
+    await until('read.length === 1', () => read.length === 1);
+    assert.equal(read[0]?.cmd, 'pingreq');
+    await until('fast.offered.length === 3', () => fast.offered.length === 3);
+    assert.deepEqual(fast.offered, [publish(1), publish(2), publish(3)]);
+    fast.settleNext(3);
+    // The acks, in order.
+    await until('three PUBACKs', () => Buffer.concat(received).length >= 12);
+    assert.deepEqual(Buffer.concat(received), Buffer.from([0x40, 2, 0, 1, 0x40, 2, 0, 2, 0x40, 2, 0, 3]));
+  } finally {
+    await close(p);
+  }
+});
+
+test('fast path: nothing is offered before the client is ready, and at appendsInFlightMax nothing more is read', async () => {
+  const p = await pair(1 << 20, 2);
+  try {
+    const fast = new RecordingFast(p.conn);
+    fast.isReady = false;
+    p.conn.fast = fast;
+    const read = aedesSide(p.conn);
+    p.client.write(publish(1));
+    await until('read.length === 1', () => read.length === 1);
+    assert.equal(fast.offered.length, 0, 'not ready (still connecting): aedes gets it');
+    fast.isReady = true;
+    p.client.write(Buffer.concat([publish(2), publish(3), publish(4)]));
+    await until('fast.offered.length === 2', () => fast.offered.length === 2);
+    await turn();
+    assert.equal(fast.offered.length, 2, 'two appends in flight: the third PUBLISH is not taken');
+    fast.settleNext(2);
+    await until('fast.offered.length === 3', () => fast.offered.length === 3);
+    assert.equal(read.length, 1);
+  } finally {
+    await close(p);
+  }
+});
+
+test('fast path: the PUBACKs of one tick leave in order in one socket write', async () => {
+  const p = await pair(1 << 20, 64);
+  try {
+    const fast = new RecordingFast(p.conn);
+    p.conn.fast = fast;
+    aedesSide(p.conn);
+    const received: Buffer[] = [];
+    p.client.on('data', (chunk: Buffer) => received.push(chunk));
+    const ids = Array.from({ length: 40 }, (_, i) => 1000 + i);
+    p.client.write(Buffer.concat(ids.map((id) => publish(id))));
+    await until('40 offered', () => fast.offered.length === 40);
+    const writesBefore = p.socketWrites();
+    for (const id of ids) fast.settleNext(id);
+    await until('40 PUBACKs', () => Buffer.concat(received).length >= 160);
+    assert.deepEqual(Buffer.concat(received), Buffer.concat(ids.map((id) => Buffer.from([0x40, 0x02, id >> 8, id & 0xff]))));
+    assert.equal(p.socketWrites() - writesBefore, 1, `${p.socketWrites() - writesBefore} socket writes for one tick's acks`);
   } finally {
     await close(p);
   }

@@ -1,6 +1,6 @@
 /**
  * A separate process reads what a writer process committed, while the writer still has the log
- * open: `tributary log streams --json` and `tributary log read --json` (DESIGN.md's exact shapes,
+ * open: `tributary log streams --json` and `tributary log read --json` (DESIGN.md's shapes plus `retain`,
  * `payloadBase64` for bytes that are not UTF-8), including after the writer grew the LMDB map.
  */
 import test from 'node:test';
@@ -12,10 +12,10 @@ import { tmpDir } from '../helpers/tmp.js';
 test('log streams / log read in another process see committed records while the writer runs', async () => {
   const dataDir = tmpDir();
   const log = await Log.open({ dataDir, mapSizeBytes: 1024 * 1024 }, [{ name: 'telemetry', partitions: 2 }]);
-  const input = (payload: Buffer, topic = 'sensors/a/telemetry') => ({ timestamp: 1_700_000_000_000, topic, qos: 1 as const, retain: false, clientId: 'c', payload });
+  const input = (payload: Buffer, topic = 'sensors/a/telemetry', retain = false) => ({ timestamp: 1_700_000_000_000, topic, qos: 1 as const, retain, clientId: 'c', payload });
   await log.append('telemetry', 0, input(Buffer.from('{"t":21.5}')));
   await log.append('telemetry', 0, input(Buffer.from([0xff, 0xfe, 0x00])));
-  await log.append('telemetry', 1, input(Buffer.from('hello'), 'sensors/b/telemetry'));
+  await log.append('telemetry', 1, input(Buffer.from('hello'), 'sensors/b/telemetry', true));
   await log.commitCursor('upstream', 'telemetry', 0, 1);
 
   const streams = await runCli(['log', 'streams', '--data-dir', dataDir, '--json']);
@@ -29,9 +29,9 @@ test('log streams / log read in another process see committed records while the 
   const read = await runCli(['log', 'read', 'telemetry', '--data-dir', dataDir, '--json']);
   assert.equal(read.code, 0, read.stderr);
   assert.deepEqual(jsonLines(read.stdout), [
-    { stream: 'telemetry', partition: 0, offset: 0, timestamp: 1_700_000_000_000, topic: 'sensors/a/telemetry', qos: 1, payload: '{"t":21.5}' },
-    { stream: 'telemetry', partition: 0, offset: 1, timestamp: 1_700_000_000_000, topic: 'sensors/a/telemetry', qos: 1, payloadBase64: Buffer.from([0xff, 0xfe, 0x00]).toString('base64') },
-    { stream: 'telemetry', partition: 1, offset: 0, timestamp: 1_700_000_000_000, topic: 'sensors/b/telemetry', qos: 1, payload: 'hello' },
+    { stream: 'telemetry', partition: 0, offset: 0, timestamp: 1_700_000_000_000, topic: 'sensors/a/telemetry', qos: 1, retain: false, payload: '{"t":21.5}' },
+    { stream: 'telemetry', partition: 0, offset: 1, timestamp: 1_700_000_000_000, topic: 'sensors/a/telemetry', qos: 1, retain: false, payloadBase64: Buffer.from([0xff, 0xfe, 0x00]).toString('base64') },
+    { stream: 'telemetry', partition: 1, offset: 0, timestamp: 1_700_000_000_000, topic: 'sensors/b/telemetry', qos: 1, retain: true, payload: 'hello' },
   ]);
 
   // Grow the map well past its first size while the log stays open, then read again from outside.
