@@ -21,7 +21,9 @@
  * BENCH_BROKERS (serve,aedes,mosquitto) narrow the run; BENCH_SERVE_FLAGS adds node flags to serve,
  * BENCH_AEDES_FLAGS to the bare aedes. BENCH_SERVE_B=PATH (another build's dist/src/cli/entry.cjs, e.g. a
  * `git worktree` of an earlier commit, built) runs it as `serve-b` beside serve in the steady and peak
- * cells, for a change measured against its parent in one run.
+ * cells, for a change measured against its parent in one run. BENCH_SERVE_CONFIG=FILE gives serve a
+ * config file, BENCH_SERVE_B_CONFIG serve-b (default: serve's), so one build can run against itself
+ * with one setting changed (BENCH_SERVE_B=dist/src/cli/entry.cjs).
  * Profile serve at the steady load (see the README, "where the time goes"):
  *   BENCH_PARTS=steady BENCH_BROKERS=serve BENCH_ROUNDS=1 \
  *     BENCH_SERVE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npm run bench:footprint
@@ -58,7 +60,7 @@ const BROKERS = [...(process.env.BENCH_BROKERS ?? 'serve,aedes,mosquitto').split
 
 const ALL_STARTERS: Array<[string, Starter]> = [
   ['serve', () => startServe()],
-  ['serve-b', () => startServe('serve-b', { entry: SERVE_B as string })],
+  ['serve-b', () => startServe('serve-b', { entry: SERVE_B as string, config: process.env.BENCH_SERVE_B_CONFIG ?? process.env.BENCH_SERVE_CONFIG })],
   ['aedes', startBareAedes],
   ['mosquitto', () => startMosquitto()],
 ];

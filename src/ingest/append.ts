@@ -19,6 +19,8 @@ import { GatedConnection } from './connection.js';
 export interface Appender {
   /** Calls `settle` once the record is durably committed, or with the error. */
   appendThen(stream: string, partition: number, input: RecordInput, settle: (err: Error | null, offset: number) => void): void;
+  /** Commit what is pending without waiting out the commit interval. */
+  commitSoon(): void;
 }
 
 export interface PublishLike {
@@ -128,5 +130,7 @@ export function createAuthorizePublish(deps: AppendDeps, inFlight: InFlight) {
       if (client !== null && packet.cmd === 'publish' && packet.qos === 1 && deps.beforeAck) deps.beforeAck(packet, client, finish);
       else finish();
     });
+    // A client at its window sends nothing more until this commit: waiting out the interval gains nothing.
+    if (gate?.windowFull() === true) deps.log.commitSoon();
   };
 }

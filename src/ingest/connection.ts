@@ -24,9 +24,20 @@
  *    `fast` before aedes: taken, it is appended and acked (`ack`) without aedes parsing it or building
  *    its per-packet state; declined (anything unusual), it goes to aedes as before. Order is kept both
  *    ways: a PUBLISH is taken only when aedes has nothing of this client's ahead of it (no bytes unread
- *    by aedes, none queued in aedes, no append aedes started still in flight), and a packet for aedes
- *    (or the end of the stream) is handed on only once every PUBLISH taken before it is settled, so a
- *    DISCONNECT after a PUBLISH still finds its PUBACK written first.
+ *    by aedes, no packet it has not finished handling, no append it started still in flight), and a
+ *    packet for aedes (or the end of the stream) is handed on only once every PUBLISH taken before it
+ *    is settled.
+ * 5. **aedes handles one packet at a time, but for plain PUBLISHes.** aedes handles every packet of
+ *    a read at once, each through its own chain of callbacks: a QoS 2 or retained PUBLISH takes longer
+ *    than a plain one (QoS 0 or 1, not retained), so its ack would be written after those of plain ones
+ *    sent after it [MQTT-4.6.0-2, -3]; and its DISCONNECT handler destroys the connection at once, so a
+ *    DISCONNECT read with PUBLISHes would close the connection while their appends wait for the commit,
+ *    and their PUBACKs would never be written. So packets reach aedes together only while they are
+ *    plain PUBLISHes following plain ones; any other packet (a QoS 2 or retained PUBLISH, SUBSCRIBE,
+ *    PINGREQ, DISCONNECT, a PUBACK, the end of the stream) is handed on only once aedes has finished
+ *    every packet before it (a PUBLISH's handling ends with its ack written), and nothing follows it
+ *    until it is finished. aedes' finishing is counted through `countHandled`, which ingest.ts wires to
+ *    aedes before the first packet.
  *
  * Violations call `onViolation(reason, detail)` once and destroy the connection.
  */
@@ -66,10 +77,25 @@ const PUBLISH = 3;
 
 type WriteCallback = (err?: Error | null) => void;
 
+/** From a packet's first byte: a PUBLISH of QoS 0 or 1 without the retain flag [MQTT-2.2]. */
+function isPlainPublish(first: number): boolean {
+  return first >> 4 === PUBLISH && (first & 0x01) === 0 && (first & 0x06) <= 0x02;
+}
+
 export class GatedConnection extends Duplex {
   private holds = 0;
   /** PUBLISHes taken by `fast` and not yet settled (each also holds one of `holds` while appending). */
   private fastInFlight = 0;
+  /** Packets handed to aedes that it has not finished handling; counted once `countHandled` was called. */
+  private aedesPending = 0;
+  private countsHandled = false;
+  /** The packet aedes is handling is one of those handled alone (5): nothing follows it until it is finished. */
+  private aedesAlone = false;
+  private handedOnAny = false;
+  private readonly handled = (): void => {
+    if (--this.aedesPending === 0) this.aedesAlone = false;
+    this.pump();
+  };
   private wanted = false;
   private violated = false;
   private stopped = false;
@@ -115,9 +141,24 @@ export class GatedConnection extends Duplex {
     this.holds++;
   }
 
+  /** Whether the client has as many appends waiting as it may: nothing more is read from it until one commits. */
+  windowFull(): boolean {
+    return this.holds >= this.limits.appendsInFlightMax;
+  }
+
   release(): void {
     this.holds--;
     if (this.holds < this.limits.appendsInFlightMax) this.pump();
+  }
+
+  /**
+   * From now on aedes reports each packet it finishes handling by calling the function returned (rule
+   * 5). Called before the first packet is handed on, so each report matches a packet counted.
+   */
+  countHandled(): () => void {
+    if (this.countsHandled || this.handedOnAny) throw new Error('countHandled: packets were handed on before counting began');
+    this.countsHandled = true;
+    return this.handled;
   }
 
   /** Shutdown: nothing more is read from the client or handed to aedes. */
@@ -240,7 +281,7 @@ export class GatedConnection extends Duplex {
             continue;
           }
           // Everything read is handed on: the end of the stream may follow the packets before it.
-          if (this.socketEnded && !this.eofHandedOn && this.fastInFlight === 0) {
+          if (this.socketEnded && !this.eofHandedOn && this.fastInFlight === 0 && this.aedesPending === 0) {
             this.eofHandedOn = true;
             this.push(null);
           }
@@ -252,7 +293,7 @@ export class GatedConnection extends Duplex {
       const fast = this.fast;
       if (fast !== null && (frame[0] as number) >> 4 === PUBLISH && fast.ready()) {
         // Taken only when aedes has nothing of this client's before it: unread bytes, or an append of its own.
-        if (this.readableLength > 0 || this.holds > this.fastInFlight) {
+        if (this.readableLength > 0 || this.aedesPending > 0 || this.holds > this.fastInFlight) {
           this.waiting = frame;
           return;
         }
@@ -260,11 +301,18 @@ export class GatedConnection extends Duplex {
         if (fast.offer(frame, this.settleFast)) continue;
         this.fastInFlight--;
       }
-      // For aedes: once the PUBLISHes taken before it are settled, and while aedes takes data.
-      if (this.fastInFlight > 0 || !this.wanted) {
+      // For aedes: once the PUBLISHes taken before it are settled, and while aedes takes data; a packet
+      // handled alone once aedes has finished every packet before it, any once that one is finished (5).
+      const alone = !isPlainPublish(frame[0] as number);
+      if (this.fastInFlight > 0 || !this.wanted || (this.aedesPending > 0 && (alone || this.aedesAlone))) {
         this.waiting = frame;
         return;
       }
+      if (this.countsHandled) {
+        this.aedesPending++;
+        this.aedesAlone = alone;
+      }
+      this.handedOnAny = true;
       this.wanted = this.push(frame);
     }
   }

@@ -49,6 +49,24 @@ interface ClientInternals {
   _parser: { _queue: unknown[] | null };
   _keepaliveInterval: number;
   _keepaliveTimer: NodeJS.Timeout | null;
+  /** The callback aedes gives the handler of every packet it parsed (lib/client.js `enqueue`, `dequeue`). */
+  _nextBatch: (err?: Error | null) => void;
+}
+
+/**
+ * Tells `conn` each time aedes has finished handling one of its packets (connection.ts rule 5): wraps
+ * the callback aedes passes to each packet's handler. Its 'readable' listener is the unwrapped one,
+ * so only handlers' calls are counted. Called right after `aedes.handle`, before any packet is read.
+ */
+export function countHandled(client: Client, conn: GatedConnection): void {
+  const c = client as unknown as ClientInternals;
+  const next = c._nextBatch;
+  if (typeof next !== 'function') throw new Error('aedes Client has no _nextBatch: the aedes version is not the one fast-publish.ts was written for');
+  const handled = conn.countHandled();
+  c._nextBatch = (err) => {
+    next(err);
+    handled();
+  };
 }
 
 /** aedes' own count (lib/utils.js `topicLevelCount`). */

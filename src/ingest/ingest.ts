@@ -26,7 +26,7 @@ import type { Logger } from '../ops/logger.js';
 import type { Metrics } from '../ops/metrics.js';
 import { createAuthorizePublish, InFlight } from './append.js';
 import { GatedConnection, type ClientSocket, type ViolationReason } from './connection.js';
-import { deliverBeforeAck, FastPublish, type FastPublishDeps } from './fast-publish.js';
+import { countHandled, deliverBeforeAck, FastPublish, type FastPublishDeps } from './fast-publish.js';
 import { PublishFrame } from './frames.js';
 import { startListener, type BoundListener } from './listeners.js';
 import { LogPersistence } from './persistence.js';
@@ -150,6 +150,7 @@ export function createIngest(options: IngestOptions): Ingest {
     connections.add(conn);
     conn.once('close', () => connections.delete(conn));
     client = aedes.handle(conn, req);
+    countHandled(client, conn);
   }
 
   // [MQTT-3.1.3-8]: a zero-length client id with CleanSession 0 gets CONNACK 0x02 (aedes would make up

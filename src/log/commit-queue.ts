@@ -10,6 +10,12 @@
  * to finish instead of growing memory without limit — that wait is the backpressure the ingest
  * layer passes on to its clients by not reading their sockets.
  *
+ * `commitSoon` starts the pending group without waiting out the interval: a writer that can add nothing
+ * more until a commit (a client at its window of appends in flight) gains nothing from the wait, and
+ * at a burst from a few clients the interval would otherwise cap throughput at a window per interval.
+ * If a flush is running, the next one starts as soon as it ends. The commit rate is then bounded by
+ * the disk (one flush at a time), as with an interval of 0, for as long as writers are window-bound.
+ *
  * `flush` resolves once its group is durable, with what is left to do for it (settling its items: for
  * appends, the acks). The queue starts the next group first and runs that afterwards, so the next
  * commit's write and sync overlap the callbacks of the last one instead of waiting behind them: under
@@ -39,6 +45,8 @@ export class CommitQueue<T extends Sized> {
   private firstPendingAt: number | null = null;
   private runningSince: number | null = null;
   private running: Promise<void> | null = null;
+  /** `commitSoon` came while a flush was running: the next starts as soon as it ends. */
+  private soon = false;
   private spaceWaiters: Array<() => void> = [];
 
   constructor(
@@ -82,6 +90,18 @@ export class CommitQueue<T extends Sized> {
     }
   }
 
+  /** Starts the pending group on the next event-loop turn (so what arrives with it joins), not after the interval. */
+  commitSoon(): void {
+    if (this.pending.length === 0) return;
+    if (this.running) {
+      this.soon = true;
+      return;
+    }
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.immediate ??= setImmediate(() => this.startFlush());
+  }
+
   private schedule(): void {
     if (this.timer !== null || this.immediate !== null) return;
     const waitMs = this.lastFlushAt + this.options.commitIntervalMs - performance.now();
@@ -103,6 +123,7 @@ export class CommitQueue<T extends Sized> {
     this.timer = null;
     this.immediate = null;
     if (this.running || this.pending.length === 0) return;
+    this.soon = false;
     this.lastFlushAt = performance.now();
     this.runningSince = this.firstPendingAt ?? this.lastFlushAt;
     this.firstPendingAt = null;
@@ -127,7 +148,7 @@ export class CommitQueue<T extends Sized> {
     this.running = null;
     this.runningSince = null;
     if (this.pending.length === 0) return;
-    if (this.pendingBytes >= this.options.commitBytesMax) this.startFlush();
+    if (this.soon || this.pendingBytes >= this.options.commitBytesMax) this.startFlush();
     else this.schedule();
   }
 

@@ -112,6 +112,11 @@ export class Log {
     return new Promise<number>((resolve, reject) => this.appendThen(stream, partition, input, settlePromise(resolve, reject)));
   }
 
+  /** A writer can add nothing more until a commit: the pending appends commit now, not after the interval (commit-queue.ts). */
+  commitSoon(): void {
+    this.queue.commitSoon();
+  }
+
   /**
    * `append` for the ingest hot path, without a promise per message: `settle` runs once, with the
    * offset after the commit that holds the record was synced, or with the error (bad stream or

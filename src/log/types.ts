@@ -59,7 +59,7 @@ export interface LogOptions {
 export const UPSTREAM_GROUP = 'upstream';
 
 export const LOG_DEFAULTS: Omit<LogOptions, 'dataDir'> = {
-  commitIntervalMs: 2,
+  commitIntervalMs: 5,
   commitBytesMax: 1024 * 1024,
   appendsInFlightMax: 20_000,
   storageMaxBytes: 0,

@@ -34,7 +34,7 @@ test('defaults follow DESIGN.md and a default stream always exists', () => {
   assert.equal(c.dataDir, './data');
   assert.deepEqual(c.mqtt.listeners, [{ type: 'tcp', host: '0.0.0.0', port: 1883 }]);
   assert.equal(c.http.port, 9180);
-  assert.equal(c.durability.commitIntervalMs, 2);
+  assert.equal(c.durability.commitIntervalMs, 5);
   assert.equal(c.upstream.kafka, undefined);
   assert.deepEqual(c.streams.map((s) => [s.name, s.partitions, s.key]), [['default', 4, 'topic']]);
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.streams) && Object.isFrozen(c.mqtt.listeners[0]));

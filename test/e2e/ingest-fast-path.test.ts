@@ -2,10 +2,12 @@
  * The PUBLISH fast path (src/ingest/fast-publish.ts, issue 13) in a real `tributary serve`, over raw
  * sockets, where it could break what aedes' own path kept:
  *
- * - order: one TCP write mixing QoS 1, QoS 0, QoS 2 and retained publishes (the fast path takes some,
+ * - order: one TCP write (after the CONNACK, or led by the CONNECT) mixing QoS 1, QoS 0, QoS 2 and retained publishes (the fast path takes some,
  *   aedes the others) and a DISCONNECT — the log holds them in the order sent, the acks come in that
  *   order, the last PUBACK arrives before the broker closes the connection, and the retained one is
  *   retained;
+ * - commit: a client at its window of appends in flight gets its commit at once, not after the interval
+ *   (CommitQueue.commitSoon);
  * - keepalive: a client that only publishes (never a PINGREQ) is not timed out, as aedes refreshes its
  *   keepalive on every packet it handles;
  * - many clients at once with acks written per tick per client: 16 clients each pipelining QoS 1
@@ -39,13 +41,22 @@ async function readLog(dataDir: string): Promise<LoggedRecord[]> {
 const publish = (topic: string, payload: string, qos: 0 | 1 | 2, messageId?: number, retain = false): Packet =>
   ({ cmd: 'publish', topic, payload: Buffer.from(payload), qos, retain, dup: false, ...(messageId === undefined ? {} : { messageId }) }) as Packet;
 
-test('one write of QoS 1, 0, 2, retained and a DISCONNECT: logged and acked in the order sent, the last PUBACK before the close', async () => {
+/**
+ * One write of QoS 1, 0, 2, retained publishes and a DISCONNECT. `withConnect`: the CONNECT leads the
+ * same write, so every packet reaches aedes before the client is connected and none takes the fast
+ * path (aedes queues them while connecting); otherwise the write follows the CONNACK and the fast path
+ * takes the QoS 0 and 1 ones. Either way aedes would destroy the connection at the DISCONNECT while
+ * the appends before it wait for their commit, unless the connection holds the DISCONNECT back.
+ */
+async function mixedWriteThenDisconnect(withConnect: boolean): Promise<void> {
   const broker = await startServe();
   try {
-    const { client, connack } = await RawClient.connect(broker.mqttPort, { clientId: 'mixed' });
-    assert.equal((connack as { returnCode: number }).returnCode, 0);
-    const topic = 'fast/mixed';
+    const clientId = withConnect ? 'mixed-connect' : 'mixed';
+    const connect = { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId, keepalive: 0 } as Packet;
+    const client = withConnect ? await RawClient.open(broker.mqttPort) : (await RawClient.connect(broker.mqttPort, { clientId })).client;
+    const topic = `fast/${clientId}`;
     const sent: Packet[] = [
+      ...(withConnect ? [connect] : []),
       publish(topic, 'p1', 1, 1),
       publish(topic, 'p2', 0),
       publish(topic, 'p3', 2, 3),
@@ -69,7 +80,7 @@ test('one write of QoS 1, 0, 2, retained and a DISCONNECT: logged and acked in t
     // The retained one is the broker's retained message for the topic.
     const again = await startServe({ dataDir: broker.dataDir });
     try {
-      const sub = await connectAsync(again.mqttUrl, { clientId: 'mixed-sub', reconnectPeriod: 0 });
+      const sub = await connectAsync(again.mqttUrl, { clientId: `${clientId}-sub`, reconnectPeriod: 0 });
       const got = new Promise<[string, boolean]>((resolve) => sub.once('message', (_t, payload, packet) => resolve([payload.toString(), packet.retain])));
       await sub.subscribeAsync(topic, { qos: 1 });
       assert.deepEqual(await got, ['p4', true]);
@@ -77,6 +88,38 @@ test('one write of QoS 1, 0, 2, retained and a DISCONNECT: logged and acked in t
     } finally {
       await again.stop();
     }
+  } finally {
+    await broker.kill();
+  }
+}
+
+test('one write of QoS 1, 0, 2, retained and a DISCONNECT after the CONNACK: logged and acked in the order sent, the last PUBACK before the close', () =>
+  mixedWriteThenDisconnect(false));
+
+test('the same write led by its CONNECT (all of it for aedes, queued while connecting): logged and acked in the order sent, the last PUBACK before the close', () =>
+  mixedWriteThenDisconnect(true));
+
+test('a client at its window of appends in flight does not wait out the commit interval; a client below it does', async () => {
+  // A 2 s interval and a window of 4: three windows, each sent once the last is acked, are all acked
+  // well within one interval (each full window asks for its commit at once); a lone PUBLISH after
+  // them waits out the interval.
+  const INTERVAL_MS = 2_000;
+  const broker = await startServe({ configYaml: `durability: { commitIntervalMs: ${INTERVAL_MS} }\nmqtt: { clientAppendsInFlightMax: 4 }\n` });
+  try {
+    const { client } = await RawClient.connect(broker.mqttPort, { clientId: 'window' });
+    const started = performance.now();
+    for (let w = 0; w < 3; w++) {
+      const ids = [1, 2, 3, 4].map((k) => w * 4 + k);
+      client.socket.write(Buffer.concat(ids.map((id) => mqttPacket.generate(publish('fast/window', `w${id}`, 1, id)))));
+      for (const id of ids) assert.equal(((await client.next('puback')) as { messageId: number }).messageId, id);
+    }
+    const windowsMs = performance.now() - started;
+    assert.ok(windowsMs < INTERVAL_MS / 2, `three full windows acked in ${windowsMs.toFixed(0)} ms; the interval is ${INTERVAL_MS} ms`);
+    const lone = performance.now();
+    client.send(publish('fast/window', 'lone', 1, 13));
+    assert.equal(((await client.next('puback', 3 * INTERVAL_MS)) as { messageId: number }).messageId, 13);
+    const loneMs = performance.now() - lone;
+    assert.ok(loneMs > INTERVAL_MS / 2, `a lone PUBLISH acked after ${loneMs.toFixed(0)} ms: it should wait out the ${INTERVAL_MS} ms interval`);
   } finally {
     await broker.kill();
   }
