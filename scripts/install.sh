@@ -199,7 +199,7 @@ mqtt:
 # maxPayloadBytes: 262144
 
 # A QoS 1/2 ack waits for the commit: a longer interval means fewer SD card writes, slower acks.
-# durability: { commitIntervalMs: 2, commitBytesMax: 1048576 }
+# durability: { commitIntervalMs: 5, commitBytesMax: 1048576 }
 
 # Below diskFreeMinBytes free (or above maxBytes stored) the oldest records of the lowest-priority
 # streams are dropped, counted in tributary_dropped_records_total.

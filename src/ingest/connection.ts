@@ -27,17 +27,18 @@
  *    by aedes, no packet it has not finished handling, no append it started still in flight), and a
  *    packet for aedes (or the end of the stream) is handed on only once every PUBLISH taken before it
  *    is settled.
- * 5. **aedes handles one packet at a time, but for plain PUBLISHes.** aedes handles every packet of
- *    a read at once, each through its own chain of callbacks: a QoS 2 or retained PUBLISH takes longer
- *    than a plain one (QoS 0 or 1, not retained), so its ack would be written after those of plain ones
- *    sent after it [MQTT-4.6.0-2, -3]; and its DISCONNECT handler destroys the connection at once, so a
- *    DISCONNECT read with PUBLISHes would close the connection while their appends wait for the commit,
- *    and their PUBACKs would never be written. So packets reach aedes together only while they are
- *    plain PUBLISHes following plain ones; any other packet (a QoS 2 or retained PUBLISH, SUBSCRIBE,
- *    PINGREQ, DISCONNECT, a PUBACK, the end of the stream) is handed on only once aedes has finished
- *    every packet before it (a PUBLISH's handling ends with its ack written), and nothing follows it
- *    until it is finished. aedes' finishing is counted through `countHandled`, which ingest.ts wires to
- *    aedes before the first packet.
+ * 5. **aedes gets packets together only while they are PUBLISHes of one kind.** aedes handles every
+ *    packet of a read at once, each through its own chain of callbacks, and the chain depends on the
+ *    PUBLISH's QoS and retain flag: a QoS 2 or retained PUBLISH takes longer than a plain one (QoS 0 or
+ *    1, not retained), so its ack would be written after those of plain ones sent after it
+ *    [MQTT-4.6.0-2, -3]. Its DISCONNECT handler destroys the connection at once, so a DISCONNECT read
+ *    with PUBLISHes would close the connection while their appends wait for the commit, and their
+ *    PUBACKs would never be written. So a PUBLISH is handed to aedes while the packets it is handling
+ *    are PUBLISHes with the same QoS and retain flag (whose chains run first in, first out: the same
+ *    steps, the same FIFO commit queue); any other packet (SUBSCRIBE, PINGREQ, DISCONNECT, a PUBACK,
+ *    the end of the stream) and a PUBLISH of another kind only once aedes has finished every packet
+ *    before it (a PUBLISH's handling ends with its ack written). aedes' finishing is counted through
+ *    `countHandled`, which ingest.ts wires to aedes before the first packet.
  *
  * Violations call `onViolation(reason, detail)` once and destroy the connection.
  */
@@ -77,9 +78,12 @@ const PUBLISH = 3;
 
 type WriteCallback = (err?: Error | null) => void;
 
-/** From a packet's first byte: a PUBLISH of QoS 0 or 1 without the retain flag [MQTT-2.2]. */
-function isPlainPublish(first: number): boolean {
-  return first >> 4 === PUBLISH && (first & 0x01) === 0 && (first & 0x06) <= 0x02;
+/** `kindOf` of a packet that is not a PUBLISH. */
+const NOT_A_PUBLISH = -1;
+
+/** From a packet's first byte: for a PUBLISH, its type, QoS and retain flag (the DUP flag cleared) [MQTT-2.2]; else NOT_A_PUBLISH. */
+function kindOf(first: number): number {
+  return first >> 4 === PUBLISH ? first & ~0x08 : NOT_A_PUBLISH;
 }
 
 export class GatedConnection extends Duplex {
@@ -89,11 +93,18 @@ export class GatedConnection extends Duplex {
   /** Packets handed to aedes that it has not finished handling; counted once `countHandled` was called. */
   private aedesPending = 0;
   private countsHandled = false;
-  /** The packet aedes is handling is one of those handled alone (5): nothing follows it until it is finished. */
-  private aedesAlone = false;
+  /**
+   * The kind of the packets aedes is handling (5): a PUBLISH's first byte without its DUP flag, or
+   * NOT_A_PUBLISH, which no packet joins.
+   */
+  private aedesKind = NOT_A_PUBLISH;
   private handedOnAny = false;
   private readonly handled = (): void => {
-    if (--this.aedesPending === 0) this.aedesAlone = false;
+    // Each report matches a packet counted when it was handed on; an extra one would let a later packet
+    // overtake one aedes is still handling. This connection's order can no longer be kept: it is cut
+    // (the client reconnects and resends what was not acked), the other clients go on.
+    if (this.aedesPending === 0) return void this.destroy(new Error('GatedConnection: aedes reported a packet handled that was never handed to it'));
+    if (--this.aedesPending === 0) this.aedesKind = NOT_A_PUBLISH;
     this.pump();
   };
   private wanted = false;
@@ -301,16 +312,16 @@ export class GatedConnection extends Duplex {
         if (fast.offer(frame, this.settleFast)) continue;
         this.fastInFlight--;
       }
-      // For aedes: once the PUBLISHes taken before it are settled, and while aedes takes data; a packet
-      // handled alone once aedes has finished every packet before it, any once that one is finished (5).
-      const alone = !isPlainPublish(frame[0] as number);
-      if (this.fastInFlight > 0 || !this.wanted || (this.aedesPending > 0 && (alone || this.aedesAlone))) {
+      // For aedes: once the PUBLISHes taken before it are settled, and while aedes takes data; with the
+      // packets aedes is handling only if they are PUBLISHes of its kind (5).
+      const kind = kindOf(frame[0] as number);
+      if (this.fastInFlight > 0 || !this.wanted || (this.aedesPending > 0 && (kind === NOT_A_PUBLISH || kind !== this.aedesKind))) {
         this.waiting = frame;
         return;
       }
       if (this.countsHandled) {
         this.aedesPending++;
-        this.aedesAlone = alone;
+        this.aedesKind = kind;
       }
       this.handedOnAny = true;
       this.wanted = this.push(frame);

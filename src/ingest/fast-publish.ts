@@ -51,21 +51,36 @@ interface ClientInternals {
   _keepaliveTimer: NodeJS.Timeout | null;
   /** The callback aedes gives the handler of every packet it parsed (lib/client.js `enqueue`, `dequeue`). */
   _nextBatch: (err?: Error | null) => void;
+  /** Calls `_nextBatch` with no packet behind it (after connecting: lib/handlers/connect.js `emptyQueue`). */
+  resume(): void;
 }
 
 /**
  * Tells `conn` each time aedes has finished handling one of its packets (connection.ts rule 5): wraps
  * the callback aedes passes to each packet's handler. Its 'readable' listener is the unwrapped one,
- * so only handlers' calls are counted. Called right after `aedes.handle`, before any packet is read.
+ * and `resume` (the one other caller, with no packet behind it) is made to call the unwrapped one, so
+ * only handlers' calls are counted. Called right after `aedes.handle`, before any packet is read.
  */
 export function countHandled(client: Client, conn: GatedConnection): void {
   const c = client as unknown as ClientInternals;
   const next = c._nextBatch;
-  if (typeof next !== 'function') throw new Error('aedes Client has no _nextBatch: the aedes version is not the one fast-publish.ts was written for');
+  const resume = c.resume;
+  if (typeof next !== 'function' || typeof resume !== 'function') {
+    throw new Error('aedes Client has no _nextBatch or resume: the aedes version is not the one fast-publish.ts was written for');
+  }
   const handled = conn.countHandled();
-  c._nextBatch = (err) => {
+  const counted = (err?: Error | null): void => {
     next(err);
     handled();
+  };
+  c._nextBatch = counted;
+  c.resume = function resumeUncounted(this: ClientInternals) {
+    this._nextBatch = next;
+    try {
+      resume.call(this);
+    } finally {
+      this._nextBatch = counted;
+    }
   };
 }
 

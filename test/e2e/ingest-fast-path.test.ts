@@ -5,7 +5,7 @@
  * - order: one TCP write (after the CONNACK, or led by the CONNECT) mixing QoS 1, QoS 0, QoS 2 and retained publishes (the fast path takes some,
  *   aedes the others) and a DISCONNECT — the log holds them in the order sent, the acks come in that
  *   order, the last PUBACK arrives before the broker closes the connection, and the retained one is
- *   retained;
+ *   retained; and runs of QoS 2, retained and plain ones (aedes handles those of a run together);
  * - commit: a client at its window of appends in flight gets its commit at once, not after the interval
  *   (CommitQueue.commitSoon);
  * - keepalive: a client that only publishes (never a PINGREQ) is not timed out, as aedes refreshes its
@@ -98,6 +98,28 @@ test('one write of QoS 1, 0, 2, retained and a DISCONNECT after the CONNACK: log
 
 test('the same write led by its CONNECT (all of it for aedes, queued while connecting): logged and acked in the order sent, the last PUBACK before the close', () =>
   mixedWriteThenDisconnect(true));
+
+test('runs of QoS 2, retained, plain and QoS 0 PUBLISHes in one write: every ack in the order sent, every record logged in that order', async () => {
+  const broker = await startServe();
+  try {
+    const { client } = await RawClient.connect(broker.mqttPort, { clientId: 'runs' });
+    const kinds: Array<[qos: 0 | 1 | 2, retain: boolean]> = [[2, false], [1, true], [1, false], [2, true], [2, false], [0, false], [1, true]];
+    const sent: Packet[] = [];
+    let id = 0;
+    for (const [qos, retain] of kinds) for (let k = 0; k < 6; k++) sent.push(publish('fast/runs', `m${sent.length}`, qos, qos === 0 ? undefined : ++id, retain));
+    client.socket.write(Buffer.concat(sent.map((p) => mqttPacket.generate(p))));
+    const expected = sent.filter((p) => (p as { qos: number }).qos > 0).map((p) => `${(p as { qos: number }).qos === 2 ? 'pubrec' : 'puback'} ${(p as { messageId: number }).messageId}`);
+    await until('every ack', () => client.packets.filter((p) => p.cmd === 'puback' || p.cmd === 'pubrec').length === expected.length, 10_000);
+    const acks = client.packets.filter((p) => p.cmd === 'puback' || p.cmd === 'pubrec').map((p) => `${p.cmd} ${(p as { messageId: number }).messageId}`);
+    assert.deepEqual(acks, expected);
+    client.destroy();
+    assert.equal(await broker.stop(), 0);
+    const logged = (await readLog(broker.dataDir)).filter((r) => r.topic === 'fast/runs');
+    assert.deepEqual(logged.map((r) => r.payload), sent.map((p) => String((p as { payload: Buffer }).payload)));
+  } finally {
+    await broker.kill();
+  }
+});
 
 test('a client at its window of appends in flight does not wait out the commit interval; a client below it does', async () => {
   // A 2 s interval and a window of 4: three windows, each sent once the last is acked, are all acked

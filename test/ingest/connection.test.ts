@@ -243,33 +243,40 @@ test('fast path: the PUBACKs of one tick leave in order in one socket write', as
   }
 });
 
-test('aedes handles one packet at a time but for plain PUBLISHes: a retained PUBLISH, then a PINGREQ, each waits until aedes has finished every packet before it', async () => {
+test('aedes gets packets together only while they are PUBLISHes of one kind: retained ones after plain ones, a PINGREQ, each wait until aedes has finished every packet before them', async () => {
   const p = await pair(1 << 20, 8);
   try {
     const handled = p.conn.countHandled();
     const read = aedesSide(p.conn);
-    const retained = mqtt.generate({ cmd: 'publish', topic: 't', payload: Buffer.from('r'), qos: 1, messageId: 3, retain: true, dup: false });
-    p.client.write(Buffer.concat([publish(1), publish(2), retained, mqtt.generate({ cmd: 'pingreq' }), publish(4)]));
+    const retained = (messageId: number, dup = false): Buffer =>
+      mqtt.generate({ cmd: 'publish', topic: 't', payload: Buffer.from('r'), qos: 1, messageId, retain: true, dup });
+    p.client.write(Buffer.concat([publish(1), publish(2), retained(3), retained(4, true), mqtt.generate({ cmd: 'pingreq' }), publish(6)]));
     await until('two plain PUBLISHes read together', () => read.length === 2);
     await turn();
-    assert.equal(read.length, 2, 'the retained PUBLISH waits while aedes handles the two before it');
+    assert.equal(read.length, 2, 'the retained PUBLISHes wait while aedes handles the two before them');
     handled();
     await turn();
     assert.equal(read.length, 2, 'one of them is still being handled');
     handled();
-    await until('the retained one read', () => read.length === 3);
-    assert.equal((read[2] as mqtt.IPublishPacket | undefined)?.retain, true);
-    await turn();
-    assert.equal(read.length, 3, 'the PINGREQ waits while the retained one is handled');
+    await until('both retained ones read together (the DUP flag does not change the kind)', () => read.length === 4);
+    assert.deepEqual(read.slice(2).map((r) => (r as mqtt.IPublishPacket).retain), [true, true]);
     handled();
-    await until('the PINGREQ read', () => read.length === 4);
-    assert.equal(read[3]?.cmd, 'pingreq');
     await turn();
-    assert.equal(read.length, 4, 'and the plain PUBLISH after it waits for the PINGREQ');
+    assert.equal(read.length, 4, 'the PINGREQ waits while a retained one is handled');
     handled();
-    await until('the last PUBLISH read', () => read.length === 5);
-    assert.deepEqual(read.map((r) => (r as { messageId?: number }).messageId), [1, 2, 3, undefined, 4]);
+    await until('the PINGREQ read', () => read.length === 5);
+    assert.equal(read[4]?.cmd, 'pingreq');
+    await turn();
+    assert.equal(read.length, 5, 'and the plain PUBLISH after it waits for the PINGREQ');
+    handled();
+    await until('the last PUBLISH read', () => read.length === 6);
+    assert.deepEqual(read.map((r) => (r as { messageId?: number }).messageId), [1, 2, 3, 4, undefined, 6]);
     assert.throws(() => p.conn.countHandled(), /handed on before counting began/);
+    handled();
+    const errored = once(p.conn, 'error') as Promise<[Error]>;
+    handled();
+    assert.match((await errored)[0].message, /reported a packet handled that was never handed to it/);
+    assert.ok(p.conn.destroyed, 'a report with nothing counted cuts the connection');
   } finally {
     await close(p);
   }
