@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { isLoopback } from '../auth/address.js';
+import { LOG_DEFAULTS } from '../log/types.js';
 import { parseDuration, parseSize } from './units.js';
 
 /** A value with units (`1GiB`, `7d`) or a bare number, parsed by `parse` into a number. */
@@ -174,13 +175,18 @@ export const configSchema = z.strictObject({
     .default({ listeners: [{ type: 'tcp', host: '0.0.0.0', port: 1883 }], maxPayloadBytes: 262144, clientWriteBufferMaxBytes: 4 * 1024 * 1024, clientsMax: 10_000, clientAppendsInFlightMax: 32, auth: {} }),
   durability: z
     .strictObject({
-      commitIntervalMs: z.number().int().min(0).max(10_000).default(5),
-      commitBytesMax: size.default(1024 * 1024),
-      appendsInFlightMax: z.number().int().min(1).max(1_000_000).default(20_000),
+      commitIntervalMs: z.number().int().min(0).max(10_000).default(LOG_DEFAULTS.commitIntervalMs),
+      commitBytesMax: size.default(LOG_DEFAULTS.commitBytesMax),
+      appendsInFlightMax: z.number().int().min(1).max(1_000_000).default(LOG_DEFAULTS.appendsInFlightMax),
       // How long failing commits are retried (nothing acked meanwhile) before serve exits 1 for a restart.
       commitFailureExitMs: z.number().int().min(100).max(3_600_000).default(30_000),
     })
-    .default({ commitIntervalMs: 5, commitBytesMax: 1024 * 1024, appendsInFlightMax: 20_000, commitFailureExitMs: 30_000 }),
+    .default({
+      commitIntervalMs: LOG_DEFAULTS.commitIntervalMs,
+      commitBytesMax: LOG_DEFAULTS.commitBytesMax,
+      appendsInFlightMax: LOG_DEFAULTS.appendsInFlightMax,
+      commitFailureExitMs: 30_000,
+    }),
   storage: z
     .strictObject({ maxBytes: size.default(4 * 1024 ** 3), diskFreeMinBytes: size.default(512 * 1024 ** 2) })
     .default({ maxBytes: 4 * 1024 ** 3, diskFreeMinBytes: 512 * 1024 ** 2 }),

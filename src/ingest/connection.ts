@@ -303,7 +303,8 @@ export class GatedConnection extends Duplex {
       }
       const fast = this.fast;
       if (fast !== null && (frame[0] as number) >> 4 === PUBLISH && fast.ready()) {
-        // Taken only when aedes has nothing of this client's before it: unread bytes, or an append of its own.
+        // Taken only when aedes has nothing of this client's before it: unread bytes, a packet it has not
+        // finished (5), or an append of its own.
         if (this.readableLength > 0 || this.aedesPending > 0 || this.holds > this.fastInFlight) {
           this.waiting = frame;
           return;
