@@ -116,8 +116,13 @@ export class GatedConnection extends Duplex {
   /** A frame cut from the stream and not yet handed on: it waits for the order rules of (4). */
   private waiting: Buffer | null = null;
   private readonly splitter: FrameSplitter;
-  /** Packet ids of the PUBACKs written this tick; they leave in one socket write on the next. */
-  private acks: number[] = [];
+  /**
+   * Packet ids of the PUBACKs written this tick (the first `ackCount`); they leave in one socket write
+   * on the next. The array is kept and reused: a fresh one per tick was the largest allocation that
+   * outlived young-generation GCs at a steady load (issue 13).
+   */
+  private readonly acks: number[] = [];
+  private ackCount = 0;
   /** Set once the client is connected (ingest.ts); until then every packet goes to aedes. */
   fast: FastPath | null = null;
   private readonly settleFast = (): void => {
@@ -193,8 +198,8 @@ export class GatedConnection extends Duplex {
    * write is.
    */
   ack(messageId: number): void {
-    if (this.acks.length === 0) process.nextTick(this.flushAcks);
-    this.acks.push(messageId);
+    if (this.ackCount === 0) process.nextTick(this.flushAcks);
+    this.acks[this.ackCount++] = messageId;
   }
 
   /**
@@ -255,10 +260,11 @@ export class GatedConnection extends Duplex {
 
   private writeAcks(): void {
     const ids = this.acks;
-    this.acks = [];
+    const count = this.ackCount;
+    this.ackCount = 0;
     if (this.destroyed || this.writableEnded) return;
-    const bytes = Buffer.allocUnsafe(4 * ids.length);
-    for (let i = 0; i < ids.length; i++) {
+    const bytes = Buffer.allocUnsafe(4 * count);
+    for (let i = 0; i < count; i++) {
       // PUBACK: type 4, remaining length 2, the packet id big-endian [MQTT-3.4]
       bytes[4 * i] = 0x40;
       bytes[4 * i + 1] = 0x02;
