@@ -27,7 +27,22 @@ async function main(argv: string[]): Promise<void> {
       process.exit(2);
     });
   for (const command of commands) cli = command(cli);
+  skipHelpCache(cli);
   await cli.parseAsync();
+}
+
+/**
+ * yargs renders a command's whole help text as soon as its handler has started, so that a `showHelp()`
+ * made later from inside the handler shows that command's help (yargs' command.js, `cacheHelpMessage`).
+ * For serve that is ~20 ms of its start-up (measured, issue 13) spent on a text nobody reads: tributary
+ * never calls `showHelp()`, and its `fail()` prints no help. `--help` itself does not use the cache. The
+ * hook is yargs' internal API, so it is replaced only where it is found as expected.
+ */
+function skipHelpCache(cli: unknown): void {
+  type Usage = { cacheHelpMessage?: unknown };
+  const internals = (cli as { getInternalMethods?: () => { getUsageInstance?: () => Usage } }).getInternalMethods?.();
+  const usage = internals?.getUsageInstance?.();
+  if (usage !== undefined && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
 }
 
 main(hideBin(process.argv)).catch((err: unknown) => {

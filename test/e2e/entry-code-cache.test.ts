@@ -5,9 +5,9 @@
  * command still works and the cache is written anew; other V8 flags get a cache of their own; a rebuilt
  * bundle (another mtime) never gets the old cache, whose file is removed when the new one is written; a
  * cache directory that cannot be used, or the cache turned off, changes nothing but speed; a missing bundle
- * is named, with how to build it; and `serve`
- * through it accepts MQTT and writes its warm cache while running. The other e2e tests run every command
- * through this same entry (test/helpers/cli.ts).
+ * is named, with how to build it; the built bundle is ASCII (the entry reads it as Latin-1) and one that
+ * is not still runs, decoded as UTF-8; and `serve` through it accepts MQTT and writes its warm cache
+ * while running. The other e2e tests run every command through this same entry (test/helpers/cli.ts).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -84,6 +84,19 @@ test('a rebuilt bundle does not get the old cache, and the old file is removed',
   const after = caches(dir);
   assert.equal(after.length, 1, `the old build's cache is removed: ${after.join(', ')}`);
   assert.notDeepEqual(after, before);
+});
+
+test('the built bundle is ASCII (read as Latin-1); a bundle that is not is still decoded as UTF-8', async () => {
+  const built = fs.readFileSync(path.join(path.dirname(CLI), 'tributary.bundle.cjs'));
+  const outside = built.findIndex((byte) => byte > 0x7f);
+  assert.equal(outside, -1, `a non-ASCII byte at ${outside}: ${built.subarray(Math.max(0, outside - 40), outside + 40).toString('utf8')}`);
+  // A bundle with text beyond ASCII in a string: Latin-1 would turn "→ µ" into mojibake.
+  const entry = copiedPackage();
+  const bundle = path.join(path.dirname(entry), 'tributary.bundle.cjs');
+  fs.writeFileSync(bundle, built.toString('latin1').replace('Edge IoT stream broker: MQTT in', 'Edge IoT stream broker \u2192 \u00b5: MQTT in'));
+  const help = await runProgram(process.execPath, [entry, '--help'], { TRIBUTARY_CODE_CACHE_DIR: '' });
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /Edge IoT stream broker \u2192 \u00b5: MQTT in/);
 });
 
 test('a cache directory that cannot be used, or the cache turned off, changes nothing but speed', async () => {
