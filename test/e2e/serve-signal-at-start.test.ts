@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { test } from 'node:test';
 import { CLI } from '../helpers/cli.js';
-import { freePort } from '../helpers/mosquitto.js';
+import { freePort } from '../helpers/ports.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
 

@@ -38,6 +38,7 @@ import { launchBrowser, openPage } from '../helpers/browser.js';
 import { RawClient, startServe } from '../helpers/broker.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { until } from '../helpers/until.js';
+import { freePort } from '../helpers/ports.js';
 
 let browser: Browser;
 before(async () => {
@@ -46,15 +47,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-/** A loopback port that nothing listens on: connections to it are refused at once. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A TCP relay to `port` that can be cut (connections destroyed, new ones refused) and restored. */
 async function relay(port: number): Promise<{ port: number; cut(): void; restore(): void; close(): void }> {
@@ -86,7 +78,7 @@ async function publish(client: MqttClient, topic: string, n: number): Promise<vo
 }
 
 test('stream counts, live rate, upstream down with growing lag, CSP, no errors, nothing off the gateway', async () => {
-  const port = await closedPort();
+  const port = await freePort();
   const broker = await startServe({
     configYaml: `
 upstream: { kafka: { brokers: ["127.0.0.1:${port}"] } }
@@ -233,7 +225,7 @@ test('before any record is sent: an upstream that never answers is "connecting",
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   const silentPort = (silent.address() as net.AddressInfo).port;
   const quiet = await startServe({ configYaml: `upstream: { kafka: { brokers: ["127.0.0.1:${silentPort}"], requestTimeoutMs: 60000 } }\n` });
-  const down = await startServe({ configYaml: `upstream: { kafka: { brokers: ["127.0.0.1:${await closedPort()}"] } }\n` });
+  const down = await startServe({ configYaml: `upstream: { kafka: { brokers: ["127.0.0.1:${await freePort()}"] } }\n` });
   try {
     await until('serve connected to the silent upstream', () => held.size > 0);
     const q = await openPage(browser, `http://127.0.0.1:${quiet.httpPort}`);

@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { UpstreamError } from '../../src/errors.js';
 import { createKafkaSink, supportedCompressions, type Sink, type SinkRecord } from '../../src/forward/kafka-sink.js';
 import { consumeAll, createTopic, ensureKafka, kafkaDev } from '../helpers/kafka.js';
+import { freePort } from '../helpers/ports.js';
 
 const runId = `${process.pid}-${Date.now()}`;
 /** The outage test stops its Kafka, so it gets its own cluster rather than the shared one on 19092. */
@@ -58,16 +59,6 @@ async function expectUpstreamError(promise: Promise<void>): Promise<{ error: Ups
     return { error, elapsedMs: Date.now() - startedAt };
   }
   assert.fail('send resolved but should have failed');
-}
-
-/** A port on loopback that nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const address = server.address();
-  assert.ok(address !== null && typeof address === 'object');
-  await new Promise((resolve) => server.close(resolve));
-  return address.port;
 }
 
 describe('kafka sink against a running Kafka', () => {
@@ -200,7 +191,7 @@ describe('kafka sink against a running Kafka', () => {
 
 describe('kafka sink with no reachable Kafka', () => {
   test('a wrong port gives a retriable error within the send timeout', async () => {
-    const sink = sinkFor([`127.0.0.1:${await closedPort()}`]);
+    const sink = sinkFor([`127.0.0.1:${await freePort()}`]);
     const { error, elapsedMs } = await expectUpstreamError(sink.send([record('sink-nowhere', 'k', 1)]));
     assert.equal(error.retriable, true);
     assert.equal(error.code, 'UPSTREAM_UNREACHABLE');
