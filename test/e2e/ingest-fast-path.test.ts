@@ -5,7 +5,9 @@
  * - order: one TCP write (after the CONNACK, or led by the CONNECT) mixing QoS 1, QoS 0, QoS 2 and retained publishes (the fast path takes some,
  *   aedes the others) and a DISCONNECT — the log holds them in the order sent, the acks come in that
  *   order, the last PUBACK arrives before the broker closes the connection, and the retained one is
- *   retained; and runs of QoS 2, retained and plain ones (aedes handles those of a run together);
+ *   retained; and runs of QoS 2, retained and plain ones, alternating between aedes and the fast path,
+ *   acked and logged in the order sent (it fails when the fast path overtakes what aedes still handles;
+ *   that aedes gets a run's packets together is pinned by test/ingest/connection.test.ts, not here);
  * - commit: a client at its window of appends in flight gets its commit at once, not after the interval
  *   (CommitQueue.commitSoon);
  * - keepalive: a client that only publishes (never a PINGREQ) is not timed out, as aedes refreshes its
