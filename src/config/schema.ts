@@ -181,15 +181,10 @@ export const configSchema = z.strictObject({
       // How long failing commits are retried (nothing acked meanwhile) before serve exits 1 for a restart.
       commitFailureExitMs: z.number().int().min(100).max(3_600_000).default(30_000),
     })
-    .default({
-      commitIntervalMs: LOG_DEFAULTS.commitIntervalMs,
-      commitBytesMax: LOG_DEFAULTS.commitBytesMax,
-      appendsInFlightMax: LOG_DEFAULTS.appendsInFlightMax,
-      commitFailureExitMs: 30_000,
-    }),
+    .prefault({}),
   storage: z
     .strictObject({ maxBytes: size.default(4 * 1024 ** 3), diskFreeMinBytes: size.default(512 * 1024 ** 2) })
-    .default({ maxBytes: 4 * 1024 ** 3, diskFreeMinBytes: 512 * 1024 ** 2 }),
+    .prefault({}),
   streams: z.array(stream).default([]),
   upstream: z
     .strictObject({
