@@ -1,9 +1,10 @@
 /**
  * Proves store-and-forward across a Kafka outage, on a Kafka of its own (port 19592, so the shared one on
  * 19092 keeps running for other tests): while records are appended continuously, Kafka is killed (SIGKILL); the
- * forwarder goes `offline` with the connection error as lastError while appends go on at full speed; Kafka
- * is started again on its old data; every appended record arrives, per-key order holds, and the test prints
- * how many duplicates at-least-once produced. Kafka must be startable: this fails, never skips, without it.
+ * forwarder goes `offline` with the connection error as lastError while appends go on at full speed (at
+ * least half the rate measured while Kafka was up, in the same run); Kafka is started again on its old data;
+ * every appended record arrives, per-key order holds, and the test prints how many duplicates
+ * at-least-once produced. Kafka must be startable: this fails, never skips, without it.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -43,6 +44,7 @@ test('Kafka stopped and restarted while appends continue: every record arrives, 
   forwarder.start();
 
   let appended = 0;
+  const appendingSince = performance.now();
   const appender = (async () => {
     while (appending) {
       await publish(log, config, appendRatePerSec / 100, (i) => `sensors/s${(appended + i) % 16}/t`);
@@ -52,13 +54,21 @@ test('Kafka stopped and restarted while appends continue: every record arrives, 
   })();
 
   await waitFor('forwarding', () => forwarder.status().partitions.some((p) => p.cursor > 0), 30_000);
+  // The rate while Kafka is up, measured in this run, is the yardstick for the rate while it is down: a
+  // fixed figure (the appender's nominal 2,000/s) fails on a loaded machine, where neither phase reaches it.
+  const upRate = appended / (performance.now() - appendingSince);
   await kafkaDev(['stop-node', '1', '--kill'], cluster);
-  const stoppedAt = appended;
   await waitFor('offline', () => forwarder.state().state === 'offline', 30_000);
   const offline = forwarder.state();
   assert.match(offline.lastError ?? '', /UPSTREAM_(UNREACHABLE|TIMEOUT)/);
+  const offlineAt = { appended, at: performance.now() };
   await new Promise((r) => setTimeout(r, 3000));
-  assert.ok(appended - stoppedAt >= appendRatePerSec * 2, `appends went on while Kafka was down (${appended - stoppedAt})`);
+  const downCount = appended - offlineAt.appended;
+  const downRate = downCount / (performance.now() - offlineAt.at);
+  assert.ok(
+    downCount > 0 && downRate >= upRate / 2,
+    `appends went on at full speed while Kafka was down: ${downCount} in 3 s, ${(downRate * 1000).toFixed(0)}/s offline vs ${(upRate * 1000).toFixed(0)}/s online`,
+  );
   assert.ok(forwarder.lag().some((l) => l.lagSeconds >= 2), 'lag in seconds shows the outage');
   await kafkaDev(['start-node', '1'], cluster, 180_000);
   await new Promise((r) => setTimeout(r, 1000));
@@ -73,7 +83,7 @@ test('Kafka stopped and restarted while appends continue: every record arrives, 
   assert.equal(total, appended);
   const records = await consumeAll(brokers, topic, total, 60_000, 'distinct');
   const report = checkDelivery(records, expected);
-  console.log(`outage: appended ${appended}, received ${report.received}, unique ${report.unique}, duplicates ${report.duplicates}, offline lastError: ${offline.lastError}`);
+  console.log(`outage: appended ${appended}, received ${report.received}, unique ${report.unique}, duplicates ${report.duplicates}, appends ${(downRate * 1000).toFixed(0)}/s offline vs ${(upRate * 1000).toFixed(0)}/s online, offline lastError: ${offline.lastError}`);
   assert.deepEqual(report.missing, []);
   assert.deepEqual(report.outOfOrder, []);
   assert.equal(report.unique, total);
