@@ -23,7 +23,7 @@ export function refusedItems(items: Item[], opEnds: Uint32Array, refused: number
     while (item < items.length && (opEnds[item] as number) <= op) item++;
     const owner = items[item];
     if (owner === undefined || owner.kind !== 'ops') {
-      throw new LogInvariantError(`LMDB refused operation #${op} of a commit, ${owner === undefined ? 'a partition checkpoint' : `part of an ${owner.kind}`}`);
+      throw new LogInvariantError(`LMDB refused operation #${op} of a commit, ${owner === undefined ? 'a record put or partition checkpoint' : `part of an ${owner.kind}`}`);
     }
     owners.add(item);
   }
@@ -54,16 +54,16 @@ export function reconcile(store: Store, working: Map<PartitionRef, PartitionStat
 }
 
 function sameState(a: PartitionState, b: PartitionState): boolean {
-  return a.startOffset === b.startOffset && a.endOffset === b.endOffset && a.bytes === b.bytes;
+  return a.startOffset === b.startOffset && a.endOffset === b.endOffset && a.bytes === b.bytes && a.keys === b.keys;
 }
 
 function describe(s: PartitionState): string {
-  return `${s.startOffset}..${s.endOffset} (${s.bytes} bytes)`;
+  return `${s.startOffset}..${s.endOffset} (${s.bytes} bytes in ${s.keys} keys)`;
 }
 
 /** A committed state replaces the last one only by moving forward. */
 export function assertAdvance(part: PartitionRef, before: PartitionState, after: PartitionState): void {
-  if (after.endOffset < before.endOffset || after.startOffset < before.startOffset || after.startOffset > after.endOffset || after.bytes < 0) {
+  if (after.endOffset < before.endOffset || after.startOffset < before.startOffset || after.startOffset > after.endOffset || after.bytes < 0 || after.keys < 0 || after.keys > after.endOffset - after.startOffset || (after.keys === 0) !== (after.startOffset === after.endOffset)) {
     throw new LogInvariantError(`${part.stream}/${part.index}: a commit would move the partition from ${describe(before)} to ${describe(after)}`);
   }
 }

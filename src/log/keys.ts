@@ -4,7 +4,8 @@
  *
  *   record key      := streamId u32, partition u32, offset u64      (16 bytes; the records table holds nothing else)
  *   checkpoint key  := streamId u32, partition u32                  (8 bytes, partitions table)
- *   checkpoint val  := startOffset u64, endOffset u64, bytes u64    (24 bytes)
+ *   checkpoint val  := startOffset u64, endOffset u64, bytes u64, keys u64   (32 bytes; format 3's 24
+ *                      bytes lack `keys`, which there is endOffset - startOffset)
  *   cursor key      := UTF-8 "group \0 stream \0 partition"       (partition in decimal; group and stream hold no \0)
  *   cursor val      := nextOffset u64
  *
@@ -15,8 +16,13 @@
  * (reader.ts). So an append commit writes record keys only, always at the end of its partition's key
  * range, and LMDB appends to the last leaf instead of splitting it in the middle. (Log format 2 kept
  * the state after the records in the same table and rewrote it every commit, which left leaves half
- * full: 23.6 vs 17.7 bytes written per payload byte at 10,000 msg/s. This is log format 3;
- * migrate.ts upgrades format 2 logs.)
+ * full: 23.6 vs 17.7 bytes written per payload byte at 10,000 msg/s.)
+ *
+ * Log format 4: the key of a record is the offset of the first record of its value, and a value holds
+ * one record or a batch of the records one commit appended to the partition (record.ts). A partition's
+ * keys are then its batches' first offsets, each the one after the previous batch's last record, and
+ * `keys` counts them (verify.ts compares the table's entry count with their sum). Format 3's values are
+ * all single records, so a format 3 log is a valid format 4 log; migrate.ts upgrades formats 2 and 3.
  *
  * Offsets are JavaScript numbers: exact up to 2^53, which at a million records a second lasts
  * 285 years. encodeU64 refuses anything larger rather than silently rounding.
@@ -86,20 +92,26 @@ export function partitionKey(streamId: number, partition: number): Buffer {
 export interface PartitionState {
   startOffset: number;
   endOffset: number;
+  /** Bytes of the stored values. */
   bytes: number;
+  /** Keys (values) the partition's records are stored under: endOffset - startOffset without batches. */
+  keys: number;
 }
 
 export function encodePartitionState(s: PartitionState): Buffer {
-  const buf = Buffer.allocUnsafe(24);
+  const buf = Buffer.allocUnsafe(32);
   writeU64(buf, s.startOffset, 0);
   writeU64(buf, s.endOffset, 8);
   writeU64(buf, s.bytes, 16);
+  writeU64(buf, s.keys, 24);
   return buf;
 }
 
 export function decodePartitionState(buf: Buffer): PartitionState {
-  if (buf.length !== 24) throw new LogCorruptError(`partition state has ${buf.length} bytes, expected 24`);
-  return { startOffset: readU64(buf, 0), endOffset: readU64(buf, 8), bytes: readU64(buf, 16) };
+  if (buf.length !== 24 && buf.length !== 32) throw new LogCorruptError(`partition state has ${buf.length} bytes, expected 32 (or 24 from log format 3)`);
+  const startOffset = readU64(buf, 0);
+  const endOffset = readU64(buf, 8);
+  return { startOffset, endOffset, bytes: readU64(buf, 16), keys: buf.length === 32 ? readU64(buf, 24) : endOffset - startOffset };
 }
 
 export function cursorKey(group: string, stream: string, partition: number): Buffer {

@@ -589,7 +589,7 @@ export class Log {
         continue;
       }
       const id = nextId++;
-      const partitions = Array.from({ length: spec.partitions }, (_, index) => ({ stream: spec.name, streamId: id, index, state: { startOffset: 0, endOffset: 0, bytes: 0 }, checkpointEnd: 0 }));
+      const partitions = Array.from({ length: spec.partitions }, (_, index) => ({ stream: spec.name, streamId: id, index, state: { startOffset: 0, endOffset: 0, bytes: 0, keys: 0 }, checkpointEnd: 0 }));
       this.streams.set(spec.name, { spec, id, partitions });
       ops.push({ db: 'streams', key: Buffer.from(spec.name, 'utf8'), value: Buffer.from(JSON.stringify({ id, partitions: spec.partitions })) });
       for (const p of partitions) ops.push(checkpointOp(p, p.state));

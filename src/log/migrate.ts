@@ -7,6 +7,13 @@
  *      streamId u32, partition u32, 0xFFFFFFFF_FFFFFFFF, rewritten by every commit
  *   3  the partition's checkpoint in the partitions table, written every CHECKPOINT_RECORDS appends,
  *      on close and with every trim (keys.ts)
+ *   4  a value holds one record or the batch of records one commit appended to a partition, under the
+ *      first one's offset (record.ts); the checkpoint counts the partition's keys (keys.ts)
+ *
+ * Format 3 → 4 writes only the format key: every format 3 value is a single record and a 24-byte
+ * checkpoint reads as one with a key per record, which is what format 3 stores. A reader of this
+ * version reads format 3 as it is; a format 3 reader must not open format 4 (it would take a batch for
+ * a damaged record), and refuses it by the format key.
  *
  * Format 2 → 3 is one write transaction: each state moves to the partitions table unchanged (it was
  * exact, so it is a valid checkpoint) and the format key says 3. A crash before its commit leaves a
@@ -19,7 +26,9 @@ import { partitionKey } from './keys.js';
 import { readStreamDefs } from './reader.js';
 import type { Store, WriteOp } from './store.js';
 
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
+/** Formats this version reads without writing anything first. */
+const READABLE_AS_IS = new Set([3, FORMAT_VERSION]);
 const FORMAT_KEY = Buffer.from('format');
 
 /** The format the log at `store` was written in; null for a log that has none yet (being created). */
@@ -39,15 +48,15 @@ export function formatOp(): WriteOp {
 export async function upgradeFormat(store: Store, where: string): Promise<number | null> {
   const found = storedFormat(store);
   if (found === null || found === FORMAT_VERSION) return found;
-  if (found !== 2) throw new StreamMismatchError(`log format ${found} in ${where} is not supported (this version upgrades format 2 and writes ${FORMAT_VERSION})`);
-  await store.writeAll([...format2Moves(store), formatOp()]);
+  if (found !== 2 && found !== 3) throw new StreamMismatchError(`log format ${found} in ${where} is not supported (this version upgrades formats 2 and 3 and writes ${FORMAT_VERSION})`);
+  await store.writeAll([...(found === 2 ? format2Moves(store) : []), formatOp()]);
   return found;
 }
 
-/** For a read-only process: the log must already be in this format. */
+/** For a read-only process: the log must be in a format it reads as it is (3 or 4). */
 export function assertReadableFormat(store: Store, where: string): void {
   const found = storedFormat(store);
-  if (found === null || found === FORMAT_VERSION) return;
+  if (found === null || READABLE_AS_IS.has(found)) return;
   throw new StreamMismatchError(
     found === 2
       ? `log format 2 in ${where}: start the broker of this version once to upgrade it to format ${FORMAT_VERSION} (or read it with the version that wrote it)`

@@ -3,14 +3,15 @@
  * process or from any other process through a read-only LMDB environment (`LogReader`), which sees
  * every transaction the writer committed before the read began.
  *
- * Every read re-checks the partition invariant: it looks up each offset from max(fromOffset, startOffset)
- * on; a missing offset (a hole) or a record that does not decode is a LogCorruptError naming the stream,
- * partition and offset. (Keys past the end are verify.ts's to find, at open.)
+ * Every read re-checks the partition invariant: it looks up each value from the one holding
+ * max(fromOffset, startOffset) on, each where the last ended (a value is a record or a batch of them,
+ * record.ts); a missing value (a hole) or a record that does not decode is a LogCorruptError naming the
+ * stream, partition and offset. (Keys past the end are verify.ts's to find, at open.)
  */
 import { LogCorruptError, RecordFormatError, UnknownStreamError } from '../errors.js';
 import { cursorKey, decodePartitionState, parseRecordKey, partitionKey, readU64, recordKey, writeU64, type PartitionState } from './keys.js';
 import { assertReadableFormat } from './migrate.js';
-import { decodeRecord, type LogRecord } from './record.js';
+import { decodeValue, valueRecordCount, type LogRecord } from './record.js';
 import { Store, type Txn } from './store.js';
 
 export interface ReadLimits {
@@ -43,27 +44,68 @@ function readInTxn(store: Store, txn: Txn, part: PartitionAddress, fromOffset: n
   const records: LogRecord[] = [];
   if (offset >= endOffset || limits.maxRecords <= 0) return records;
   let bytes = 0;
-  // One name for the whole read (built only if a record is bad), not a closure per record.
-  const name = (): string => where(part, offset);
-  // Point lookups of the offsets we expect, with one key buffer rewritten in place, rather than a cursor
+  // Point lookups of the keys we expect, with one key buffer rewritten in place, rather than a cursor
   // walk: node-lmdb hands a cursor step back as three fresh native buffers (the key twice, the value),
-  // a lookup as one, and this loop runs for every record forwarded (measured 1.6x the records/s). A
-  // missing offset is the corruption a walk would find as a gap.
+  // a lookup as one, and this loop runs for every value forwarded (measured 1.6x the records/s). A
+  // missing key is the corruption a walk would find as a gap. Only the first value may start before
+  // `offset` (a batch the read begins inside); each next one starts where the last ended.
   const key = recordKey(part.streamId, part.index, offset);
-  for (; offset < endOffset && records.length < limits.maxRecords; offset++) {
-    writeU64(key, offset, 8);
-    const value = store.get(txn, 'records', key);
-    if (value === null) throw corrupt(part, offset, `record missing (the partition holds ${checkpoint.startOffset}..${endOffset - 1})`);
-    if (records.length > 0 && bytes + value.length > limits.maxBytes) break;
-    records.push(decodeAt(value, part, offset, name));
-    bytes += value.length;
+  let base = offset;
+  let value = store.get(txn, 'records', key);
+  if (value === null && offset > checkpoint.startOffset) {
+    const before = store.lastKeyBefore(txn, 'records', key);
+    const k = before === null ? null : parseRecordKey(before);
+    if (k !== null && k.streamId === part.streamId && k.partition === part.index && k.offset >= checkpoint.startOffset) {
+      base = k.offset;
+      writeU64(key, base, 8);
+      value = store.get(txn, 'records', key);
+    }
   }
-  return records;
+  const decoded: LogRecord[] = [];
+  for (;;) {
+    if (value === null) throw corrupt(part, offset, `record missing (the partition holds ${checkpoint.startOffset}..${endOffset - 1})`);
+    decoded.length = 0;
+    const next = decodeValueAt(value, part, base, decoded, offset, endOffset, limits.maxRecords - records.length);
+    if (next <= offset) throw corrupt(part, offset, `record missing (the value at offset ${base} ends before it, at ${next - 1})`);
+    for (const record of decoded) {
+      if (records.length > 0 && bytes + record.sizeBytes > limits.maxBytes) return records;
+      records.push(record);
+      bytes += record.sizeBytes;
+    }
+    offset = next;
+    if (offset >= endOffset || records.length >= limits.maxRecords) return records;
+    base = offset;
+    writeU64(key, offset, 8);
+    value = store.get(txn, 'records', key);
+  }
 }
 
-export function decodeAt(value: Buffer, part: PartitionAddress, offset: number, name: () => string = () => where(part, offset)): LogRecord {
+/**
+ * Decodes the value stored under `baseOffset` onto `out` (record.ts decodeValue: from `fromOffset`,
+ * before `endOffset`, at most `maxRecords`); a value that does not decode is a LogCorruptError naming
+ * the record. Returns the offset after the value's last record.
+ */
+export function decodeValueAt(
+  value: Buffer,
+  part: PartitionAddress,
+  baseOffset: number,
+  out: LogRecord[],
+  fromOffset = baseOffset,
+  endOffset = Number.POSITIVE_INFINITY,
+  maxRecords = Number.POSITIVE_INFINITY,
+): number {
   try {
-    return decodeRecord(value, offset, name);
+    return decodeValue(value, baseOffset, (offset) => where(part, offset), out, fromOffset, endOffset, maxRecords);
+  } catch (err) {
+    if (err instanceof RecordFormatError) throw new LogCorruptError(err.message, { cause: err });
+    throw err;
+  }
+}
+
+/** How many records the value stored under `offset` holds; a LogCorruptError if its header is bad. */
+export function recordCountAt(value: Buffer, part: PartitionAddress, offset: number): number {
+  try {
+    return valueRecordCount(value, () => where(part, offset));
   } catch (err) {
     if (err instanceof RecordFormatError) throw new LogCorruptError(err.message, { cause: err });
     throw err;
@@ -78,7 +120,7 @@ function corrupt(part: PartitionAddress, offset: number, what: string): LogCorru
   return new LogCorruptError(`${where(part, offset)}: ${what}`);
 }
 
-const EMPTY: PartitionState = Object.freeze({ startOffset: 0, endOffset: 0, bytes: 0 });
+const EMPTY: PartitionState = Object.freeze({ startOffset: 0, endOffset: 0, bytes: 0, keys: 0 });
 
 /** The partition's checkpoint (keys.ts); all zero before its first. */
 export function checkpointIn(store: Store, txn: Txn, part: PartitionAddress): PartitionState {
@@ -92,25 +134,27 @@ function storedEndOffset(store: Store, txn: Txn, part: PartitionAddress, checkpo
   if (last === null) return checkpoint.endOffset;
   const k = parseRecordKey(last);
   if (k.streamId !== part.streamId || k.partition !== part.index) return checkpoint.endOffset;
-  return Math.max(checkpoint.endOffset, k.offset + 1);
+  const value = store.get(txn, 'records', last);
+  return Math.max(checkpoint.endOffset, k.offset + (value === null ? 1 : recordCountAt(value, part, k.offset)));
 }
 
 /**
- * The partition's state: its checkpoint, advanced over the records appended since (at most
- * CHECKPOINT_RECORDS after a crash, none after a clean close). They must follow the checkpoint's end
- * without a gap; a gap is corruption, named.
+ * The partition's state: its checkpoint, advanced over the values appended since (at most
+ * CHECKPOINT_RECORDS records after a crash, none after a clean close). Each must start where the last
+ * ended, the first at the checkpoint's end; a gap is corruption, named.
  */
 export function partitionStateIn(store: Store, txn: Txn, part: PartitionAddress, checkpoint = checkpointIn(store, txn, part)): PartitionState {
-  let { endOffset, bytes } = checkpoint;
+  let { endOffset, bytes, keys } = checkpoint;
   store.scan(txn, 'records', recordKey(part.streamId, part.index, endOffset), (key, value) => {
     const k = parseRecordKey(key);
     if (k.streamId !== part.streamId || k.partition !== part.index) return false;
     if (k.offset !== endOffset) throw corrupt(part, endOffset, `record missing (next stored offset is ${k.offset})`);
-    endOffset++;
+    endOffset += recordCountAt(value, part, k.offset);
     bytes += value.length;
+    keys++;
     return true;
   });
-  return { startOffset: checkpoint.startOffset, endOffset, bytes };
+  return { startOffset: checkpoint.startOffset, endOffset, bytes, keys };
 }
 
 export interface StreamDef {

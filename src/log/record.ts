@@ -16,6 +16,20 @@
  * The value must end exactly after the payload. The offset is not stored in the value: it is the
  * LMDB key (see keys.ts), so a record cannot disagree with its own position.
  *
+ * Batch v2 (log format 4): the records one commit appends to one partition, under one key — the
+ * offset of the first (keys.ts):
+ *
+ *   batch     := version count entry{count}
+ *   version   := u8                 = 2
+ *   count     := u32                2 or more (a commit's single record is stored as a v1 record)
+ *   entry     := u32 length, a v1 record of that many bytes
+ *
+ * The entries must fill the value exactly; each record keeps its own checksum, so a damaged byte is
+ * named down to the record. A batch costs one LMDB put where its records cost one each, and the put is
+ * what the write path pays for: node-lmdb's batchWrite takes ~3.5 µs of main-thread time per
+ * operation it is handed, and the worker thread ~2 µs more per put (measured, log format 3 at 10,000
+ * msg/s: about 6 µs of the broker's ~44 µs per message).
+ *
  * A new format gets a new version byte and a decoder beside this one; old records stay readable.
  */
 import { RecordFormatError } from '../errors.js';
@@ -24,6 +38,8 @@ import { crc32Range } from './crc32.js';
 import { storeU32 } from './keys.js';
 
 export const RECORD_VERSION_1 = 1;
+export const RECORD_BATCH_VERSION = 2;
+const BATCH_HEADER_BYTES = 1 + 4;
 const HEADER_BYTES = 1 + 4 + 1 + 6 + 2 + 2 + 4;
 const BODY_START = 5;
 const U16_MAX = 0xffff;
@@ -138,6 +154,83 @@ export function decodeRecord(buf: Buffer, offset: number, whereName: string | ((
     payload: buf.subarray(at),
     sizeBytes: buf.length,
   };
+}
+
+/**
+ * The stored value of `count` encoded records (values[from, from + count)): the record itself when
+ * count is 1, else a batch v2.
+ */
+export function encodeValue(values: readonly Buffer[], from: number, count: number): Buffer {
+  if (count === 1) return values[from] as Buffer;
+  if (!Number.isInteger(count) || count < 2 || count > U32_MAX) throw new RecordFormatError(`a batch of ${count} records`);
+  let bytes = BATCH_HEADER_BYTES;
+  for (let i = from; i < from + count; i++) bytes += 4 + (values[i] as Buffer).length;
+  const buf = Buffer.allocUnsafe(bytes);
+  buf[0] = RECORD_BATCH_VERSION;
+  storeU32(buf, 1, count);
+  let at = BATCH_HEADER_BYTES;
+  for (let i = from; i < from + count; i++) {
+    const value = values[i] as Buffer;
+    storeU32(buf, at, value.length);
+    buf.set(value, at + 4);
+    at += 4 + value.length;
+  }
+  return buf;
+}
+
+/** How many records a stored value holds (1 for a v1 record), from its header alone. */
+export function valueRecordCount(buf: Buffer, whereName: string | (() => string)): number {
+  if (buf[0] === RECORD_BATCH_VERSION) {
+    if (buf.length < BATCH_HEADER_BYTES) throw new RecordFormatError(`${place(whereName)}: batch is ${buf.length} bytes, shorter than its header`);
+    const count = buf.readUInt32BE(1);
+    if (count < 2) throw new RecordFormatError(`${place(whereName)}: batch of ${count} records (a batch holds 2 or more)`);
+    return count;
+  }
+  return 1;
+}
+
+/**
+ * Decodes the records of one stored value whose first record is at `baseOffset`, from `fromOffset`
+ * on, onto `out`, stopping before `endOffset` or once `out` holds `maxRecords`. Every entry is checked
+ * (its length, then the record's own version and checksum) as it is decoded; `check` decodes the
+ * whole value whatever the limits, for verification. Returns the offset after the last record of the
+ * value: baseOffset + its record count.
+ */
+export function decodeValue(
+  buf: Buffer,
+  baseOffset: number,
+  whereName: (offset: number) => string,
+  out: LogRecord[],
+  fromOffset = baseOffset,
+  endOffset = Number.POSITIVE_INFINITY,
+  maxRecords = Number.POSITIVE_INFINITY,
+): number {
+  if (buf[0] !== RECORD_BATCH_VERSION) {
+    if (fromOffset <= baseOffset && baseOffset < endOffset && out.length < maxRecords) out.push(decodeRecord(buf, baseOffset, () => whereName(baseOffset)));
+    return baseOffset + 1;
+  }
+  const count = valueRecordCount(buf, () => whereName(baseOffset));
+  let at = BATCH_HEADER_BYTES;
+  for (let i = 0; i < count; i++) {
+    const offset = baseOffset + i;
+    const length = readLength(buf, at, 4, () => `${whereName(offset)} (entry ${i} of the batch at ${baseOffset})`);
+    if (offset >= fromOffset && offset < endOffset && out.length < maxRecords) {
+      out.push(decodeRecord(buf.subarray(at + 4, at + 4 + length), offset, () => whereName(offset)));
+    }
+    at += 4 + length;
+  }
+  if (at !== buf.length) throw new RecordFormatError(`${whereName(baseOffset)}: batch of ${count} records ends at byte ${at} of ${buf.length}`);
+  return baseOffset + count;
+}
+
+/** The newest timestamp a stored value holds: its record's, or its last record's for a batch. */
+export function newestTimestamp(buf: Buffer, whereName: string | (() => string)): number {
+  if (buf[0] !== RECORD_BATCH_VERSION) return recordTimestamp(buf);
+  const count = valueRecordCount(buf, whereName);
+  let at = BATCH_HEADER_BYTES;
+  for (let i = 0; i < count - 1; i++) at += 4 + readLength(buf, at, 4, whereName);
+  readLength(buf, at, 4, whereName);
+  return recordTimestamp(buf.subarray(at + 4));
 }
 
 /** Reads only the timestamp: retention scans use this to avoid decoding whole records. */

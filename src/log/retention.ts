@@ -11,14 +11,18 @@
  * Rules 1 and 2 never pass the hold group's cursor (records not yet forwarded stay); rule 3 does, and
  * every record it deletes before the hold group passed it is reported as dropped, by reason.
  *
- * Each pass deletes at most `retentionBatchRecords` per partition, so a commit that carries a trim
- * stays short and appends never stall behind a huge delete. A pass that has nothing to do reads one
- * record per partition (the oldest, for its age): the batch of candidates is read only when a rule
- * applies, so the once-a-second pass costs nothing measurable under full ingest.
+ * A trim deletes whole values: a record, or a batch of the records one commit appended to the
+ * partition (record.ts, at most BATCH_RECORDS_MAX), kept until its newest record is due. Rules 1 and 2
+ * delete a batch only when all of it is below the hold cursor. Each pass deletes values holding at most
+ * `retentionBatchRecords` records per partition (or the first value, when it alone holds more), so a
+ * commit that carries a trim stays short and appends never stall behind a huge delete. A pass that has
+ * nothing to do reads one value per partition (the oldest, for its age): the candidates are read only
+ * when a rule applies, so the once-a-second pass costs nothing measurable under full ingest.
  */
 import type { LogObserver, LogOptions, PartitionRef, StreamSpec } from './types.js';
 import { cursorKey, parseRecordKey, readU64, recordKey } from './keys.js';
-import { recordTimestamp } from './record.js';
+import { newestTimestamp } from './record.js';
+import { recordCountAt, where } from './reader.js';
 import type { Store, Txn } from './store.js';
 
 export type DropReason = 'retention.age' | 'retention.bytes' | 'storage.maxBytes' | 'disk.free';
@@ -29,14 +33,21 @@ export interface Trim {
   toOffset: number;
   /** Record bytes freed. */
   bytes: number;
+  /** The keys it deletes: the first offsets of the values (records or batches) that hold [fromOffset, toOffset). */
+  keys: number[];
   reason: DropReason;
   /** How many of the trimmed records the hold group had not consumed yet. */
   unforwarded: number;
 }
 
+/** One stored value (a record, or a batch of them: record.ts), the unit a trim deletes. */
 interface Candidate {
   part: PartitionRef;
+  /** Its first record's offset (its key). */
   offset: number;
+  /** The offset after its last record. */
+  end: number;
+  /** Its newest record's timestamp. */
   timestamp: number;
   bytes: number;
 }
@@ -53,9 +64,9 @@ interface Head {
   cut: number;
   /** Retention may not go past this (hold group cursor); Infinity with no hold group. */
   hold: number;
-  /** Timestamp of the oldest record, or null for an empty partition. */
+  /** Newest timestamp of the oldest value, or null for an empty partition. */
   firstTimestamp: number | null;
-  /** Oldest records from the start (up to retentionBatchRecords), read only when a rule needs them. */
+  /** Oldest values from the start (holding up to retentionBatchRecords), read only when a rule needs them. */
   candidates: Candidate[] | null;
 }
 
@@ -116,7 +127,7 @@ export class RetentionPlanner {
     let firstTimestamp: number | null = null;
     if (startOffset < endOffset && spec.retention?.ageMs !== undefined) {
       const first = this.store.get(txn, 'records', recordKey(part.streamId, part.index, startOffset));
-      firstTimestamp = first === null ? null : recordTimestamp(first);
+      firstTimestamp = first === null ? null : newestTimestamp(first, () => where(part, startOffset));
     }
     return { part, cut: startOffset, hold, firstTimestamp, candidates: null };
   }
@@ -133,7 +144,11 @@ export class RetentionPlanner {
         this.store.scan(txn, 'records', recordKey(part.streamId, part.index, startOffset), (key, value) => {
           const { offset, partition, streamId } = parseRecordKey(key);
           if (streamId !== part.streamId || partition !== part.index || offset >= last) return false;
-          candidates.push({ part, offset, timestamp: recordTimestamp(value), bytes: value.length });
+          const end = offset + recordCountAt(value, part, offset);
+          // A pass stays within its bound: a value reaching past it waits for the next (but the first
+          // always goes, so a pass makes progress even with a bound below a batch).
+          if (end > last && candidates.length > 0) return false;
+          candidates.push({ part, offset, end, timestamp: newestTimestamp(value, () => where(part, offset)), bytes: value.length });
           return true;
         }),
       );
@@ -146,19 +161,21 @@ export class RetentionPlanner {
     if (head.firstTimestamp === null || head.firstTimestamp >= oldestKeptMs || head.cut >= head.hold) return;
     let bytes = 0;
     let to = head.cut;
+    const keys: number[] = [];
     for (const c of this.candidates(head)) {
       if (c.offset < head.cut) continue;
-      if (c.timestamp >= oldestKeptMs || c.offset >= head.hold) break;
+      if (c.timestamp >= oldestKeptMs || c.end > head.hold) break;
       bytes += c.bytes;
-      to = c.offset + 1;
+      to = c.end;
+      keys.push(c.offset);
     }
-    this.push(head, to, bytes, 'retention.age', trims);
+    this.push(head, to, bytes, keys, 'retention.age', trims);
   }
 
-  /** Deletes the oldest records (by timestamp, across `heads`) until `bytesToFree`; returns bytes freed. */
+  /** Deletes the oldest values (by timestamp, across `heads`) until `bytesToFree`; returns bytes freed. */
   private cutOldest(heads: Head[], bytesToFree: number, reason: DropReason, force: boolean, trims: Trim[]): number {
     const next = new Map<Head, number>(heads.map((h) => [h, this.candidates(h).findIndex((c) => c.offset >= h.cut)]));
-    const freedBy = new Map<Head, { to: number; bytes: number }>();
+    const freedBy = new Map<Head, { to: number; bytes: number; keys: number[] }>();
     let freed = 0;
     while (freed < bytesToFree) {
       let best: Head | null = null;
@@ -166,7 +183,7 @@ export class RetentionPlanner {
       for (const h of heads) {
         const i = next.get(h) as number;
         const candidate = i >= 0 ? this.candidates(h)[i] : undefined;
-        if (!candidate || (!force && candidate.offset >= h.hold)) continue;
+        if (!candidate || (!force && candidate.end > h.hold)) continue;
         if (c === undefined || candidate.timestamp < c.timestamp) {
           best = h;
           c = candidate;
@@ -175,22 +192,23 @@ export class RetentionPlanner {
       if (best === null || c === undefined) break;
       const i = next.get(best) as number;
       next.set(best, i + 1 < this.candidates(best).length ? i + 1 : -1);
-      const acc = freedBy.get(best) ?? { to: best.cut, bytes: 0 };
-      acc.to = c.offset + 1;
+      const acc = freedBy.get(best) ?? { to: best.cut, bytes: 0, keys: [] };
+      acc.to = c.end;
       acc.bytes += c.bytes;
+      acc.keys.push(c.offset);
       freedBy.set(best, acc);
       freed += c.bytes;
     }
-    for (const [h, acc] of freedBy) this.push(h, acc.to, acc.bytes, reason, trims);
+    for (const [h, acc] of freedBy) this.push(h, acc.to, acc.bytes, acc.keys, reason, trims);
     return freed;
   }
 
-  private push(head: Head, toOffset: number, bytes: number, reason: DropReason, trims: Trim[]): void {
+  private push(head: Head, toOffset: number, bytes: number, keys: number[], reason: DropReason, trims: Trim[]): void {
     if (toOffset <= head.cut) return;
     const unforwarded = this.options.retentionHoldGroup === null
       ? (reason === 'storage.maxBytes' || reason === 'disk.free' ? toOffset - head.cut : 0)
       : Math.max(0, toOffset - Math.max(head.cut, head.hold));
-    trims.push({ part: head.part, fromOffset: head.cut, toOffset, bytes, reason, unforwarded });
+    trims.push({ part: head.part, fromOffset: head.cut, toOffset, bytes, keys, reason, unforwarded });
     head.cut = toOffset;
   }
 }

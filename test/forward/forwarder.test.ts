@@ -88,7 +88,8 @@ describe('forwarding', () => {
   test('a restarted forwarder resumes at the committed cursor; a cursor behind the log start skips to it', async () => {
     const config = forwardConfig({}, [{ name: 'default', partitions: 1, retention: { bytes: 2000 } }]);
     const log = await openLog(config);
-    await publish(log, config, 200, (i) => `t/${i}`);
+    // Ten commits of 20: retention deletes whole commits' batches, and 2,000 bytes are about 50 records.
+    for (let c = 0; c < 10; c++) await publish(log, config, 20, (i) => `t/${c * 20 + i}`);
     await log.commitCursor(UPSTREAM_GROUP, 'default', 0, 5);
     await log.runRetention();
     const start = log.partitionInfo('default', 0).startOffset;

@@ -1,8 +1,11 @@
 /**
- * Log format 3 (keys.ts, migrate.ts): a partition's state is a checkpoint plus the records appended
- * since. Proven here: a log killed between checkpoints reopens with the exact end and byte count; a
- * format 2 log (a fixture written by tributary at c04d490) is upgraded in place by the writer with its
- * records, offsets, trims and cursors intact, and refused by a read-only process with what to do.
+ * Log formats 3 and 4 (keys.ts, migrate.ts): a partition's state is a checkpoint plus the values
+ * appended since; in format 4 a value is a record or the batch of records one commit appended to the
+ * partition. Proven here: a log killed between checkpoints reopens with the exact end, byte and key
+ * counts, the values it holds read back one by one as the oracle; a format 2 log (a fixture written by
+ * tributary at c04d490) is upgraded in place by the writer with its records, offsets, trims and cursors
+ * intact, and refused by a read-only process with what to do; a format 3 log (built here key by key from
+ * keys.ts's layout) is read as it is, read-only too, and upgraded by the format key alone.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +17,7 @@ import { Log, logPath } from '../../src/log/index.js';
 import { CHECKPOINT_RECORDS } from '../../src/log/commit-batch.js';
 import { checkpointIn } from '../../src/log/reader.js';
 import { FORMAT_VERSION, storedFormat } from '../../src/log/migrate.js';
+import { encodeRecord } from '../../src/log/record.js';
 import { Store } from '../../src/log/store.js';
 import { StreamMismatchError } from '../../src/errors.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -23,6 +27,20 @@ const CHILD = path.resolve(here, '../fixtures/log-append-then-die.js');
 // Tests run from dist/test/log; the fixture's bytes stay in the source tree.
 const FORMAT_2_FIXTURE = path.resolve(here, '../../../test/fixtures/log-format-2/data.mdb');
 const ALL = { maxRecords: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER };
+
+/** Values in the records table and their bytes, counted by a walk of the table itself. */
+function storedValues(dataDir: string): { keys: number; bytes: number } {
+  const store = openStore(dataDir, true);
+  let keys = 0;
+  let bytes = 0;
+  store.read((txn) => store.scan(txn, 'records', null, (_key, value) => {
+    keys++;
+    bytes += value.length;
+    return true;
+  }));
+  store.close();
+  return { keys, bytes };
+}
 
 function openStore(dataDir: string, readOnly: boolean): Store {
   const store = Store.open({ path: logPath(dataDir), readOnly, mapSizeBytes: readOnly ? 0 : 64 * 1024 * 1024, mapSizeMaxBytes: 64 * 1024 * 1024 });
@@ -49,15 +67,27 @@ test('a log killed between checkpoints reopens with its exact end and bytes; clo
   assert.equal(info.endOffset, count);
   assert.equal(records.length, count);
   records.forEach((r, i) => assert.equal(r.payload[0], i % 256));
-  const perRecord = info.bytes / count;
-  assert.ok(Number.isInteger(perRecord) && perRecord > size, `bytes ${info.bytes} are ${count} equal records`);
-  assert.equal(await log.append('s', 0, { timestamp: 1, topic: 't', qos: 1, retain: false, clientId: 'c', payload: Buffer.alloc(size) }), count);
+  // The oracle: what the records table holds, value by value. The child appended in groups of 100 at
+  // once, so the values are batches, most of them of 100 records.
   await log.close();
+  // (Only with the log closed: LMDB forbids a process a second environment on the same file.)
+  const stored = storedValues(dataDir);
+  assert.equal(info.bytes, stored.bytes);
+  assert.ok(stored.keys >= count / 100 && stored.keys < count / 10, `${stored.keys} values hold ${count} records`);
+  store = openStore(dataDir, true);
+  const closed = store.read((txn) => checkpointIn(store, txn, address));
+  store.close();
+  assert.deepEqual(closed, { startOffset: 0, endOffset: count, bytes: stored.bytes, keys: stored.keys }, 'close checkpoints');
 
+  const reopened = await Log.open({ dataDir }, [{ name: 's', partitions: 2 }]);
+  assert.equal(await reopened.append('s', 0, { timestamp: 1, topic: 't', qos: 1, retain: false, clientId: 'c', payload: Buffer.alloc(size) }), count);
+  await reopened.close();
+  const single = storedValues(dataDir);
+  assert.equal(single.keys, stored.keys + 1, 'a commit of one record is one value');
   store = openStore(dataDir, true);
   const after = store.read((txn) => checkpointIn(store, txn, address));
   store.close();
-  assert.deepEqual(after, { startOffset: 0, endOffset: count + 1, bytes: (count + 1) * perRecord });
+  assert.deepEqual(after, { startOffset: 0, endOffset: count + 1, bytes: single.bytes, keys: single.keys });
 });
 
 test('a format 2 log is upgraded by the writer, records, trims and cursors intact', async () => {
@@ -88,14 +118,14 @@ test('a format 2 log is upgraded by the writer, records, trims and cursors intac
   assert.equal(store.entryCount('records'), 10 + 3 + 2, 'the records table holds records only');
   store.close();
   log = await Log.open({ dataDir, verify: 'full', observer: { upgraded: (from, to) => upgrades.push([from, to]) } }, specs);
-  assert.equal(upgrades.length, 1, 'a format 3 log is not upgraded again');
+  assert.equal(upgrades.length, 1, 'a format 4 log is not upgraded again');
   assert.equal(log.partitionInfo('telemetry', 1).endOffset, 6);
   const { startOffset, endOffset, bytes } = log.partitionInfo('telemetry', 0);
   assert.deepEqual([startOffset, endOffset], [50, 61]);
   await log.close();
   const reader = Log.openReadOnly(dataDir);
   assert.ok(reader);
-  assert.deepEqual(reader.partitionState('telemetry', 0), { startOffset, endOffset, bytes });
+  assert.deepEqual(reader.partitionState('telemetry', 0), { startOffset, endOffset, bytes, keys: 11 });
   reader.close();
 });
 
@@ -107,5 +137,59 @@ test('a log of an unknown format is refused, naming it', async () => {
   await store.write([{ db: 'meta', key: Buffer.from('format'), value: Buffer.from([0, 0, 0, 9]) }]);
   store.close();
   await assert.rejects(Log.open({ dataDir }, [{ name: 's', partitions: 1 }]), /log format 9 in .* is not supported/);
-  assert.throws(() => Log.openReadOnly(dataDir), /log format 9 in .* is not supported \(expected 3\)/);
+  assert.throws(() => Log.openReadOnly(dataDir), /log format 9 in .* is not supported \(expected 4\)/);
+});
+
+test('a format 3 log is read as it is, by a read-only process too, and upgraded by its format key alone', async () => {
+  const dataDir = tmpDir();
+  const specs = [{ name: 's', partitions: 1 }];
+  await (await Log.open({ dataDir }, specs)).close();
+  // Format 3, from keys.ts's layout: one v1 record per key, a 24-byte checkpoint (start, end, bytes)
+  // five records behind the end, and the format key 3.
+  const values = Array.from({ length: 10 }, (_, i) => encodeRecord({ timestamp: 1_700_000_000_000 + i, topic: `t/${i}`, qos: 1, retain: false, clientId: 'c', payload: Buffer.from(`v3-${i}`) }));
+  const key = (offset: number): Buffer => {
+    const k = Buffer.alloc(16);
+    k.writeUInt32BE(0, 0);
+    k.writeUInt32BE(0, 4);
+    k.writeBigUInt64BE(BigInt(offset), 8);
+    return k;
+  };
+  const checkpoint = Buffer.alloc(24);
+  checkpoint.writeBigUInt64BE(0n, 0);
+  checkpoint.writeBigUInt64BE(5n, 8);
+  checkpoint.writeBigUInt64BE(BigInt(values.slice(0, 5).reduce((n, v) => n + v.length, 0)), 16);
+  const bytes = values.reduce((n, v) => n + v.length, 0);
+  let store = openStore(dataDir, false);
+  await store.write([
+    ...values.map((value, i) => ({ db: 'records' as const, key: key(i), value })),
+    { db: 'partitions', key: Buffer.from([0, 0, 0, 0, 0, 0, 0, 0]), value: checkpoint },
+    { db: 'meta', key: Buffer.from('format'), value: Buffer.from([0, 0, 0, 3]) },
+  ]);
+  store.close();
+
+  const reader = Log.openReadOnly(dataDir);
+  assert.ok(reader);
+  assert.deepEqual(reader.partitionState('s', 0), { startOffset: 0, endOffset: 10, bytes, keys: 10 });
+  assert.deepEqual(reader.read('s', 0, 3, ALL).map((r) => [r.offset, r.payload.toString()]), Array.from({ length: 7 }, (_, k) => [3 + k, `v3-${3 + k}`]));
+  reader.close();
+  store = openStore(dataDir, true);
+  assert.equal(storedFormat(store), 3, 'a reader writes nothing');
+  store.close();
+
+  const upgrades: Array<[number, number]> = [];
+  let log = await Log.open({ dataDir, verify: 'full', observer: { upgraded: (from, to) => upgrades.push([from, to]) } }, specs);
+  assert.deepEqual(upgrades, [[3, FORMAT_VERSION]]);
+  assert.deepEqual(log.partitionInfo('s', 0), { partition: 0, startOffset: 0, endOffset: 10, records: 10, bytes });
+  await log.close();
+  assert.deepEqual(storedValues(dataDir), { keys: 10, bytes }, 'no record is rewritten');
+  log = await Log.open({ dataDir, verify: 'full', observer: { upgraded: (from, to) => upgrades.push([from, to]) } }, specs);
+  assert.equal(upgrades.length, 1);
+  const appended = await Promise.all([0, 1, 2].map((i) => log.append('s', 0, { timestamp: 1, topic: 't', qos: 1, retain: false, clientId: 'c', payload: Buffer.from(`v4-${i}`) })));
+  assert.deepEqual(appended, [10, 11, 12]);
+  assert.deepEqual(log.read('s', 0, 8, ALL).map((r) => r.payload.toString()), ['v3-8', 'v3-9', 'v4-0', 'v4-1', 'v4-2']);
+  await log.close();
+  assert.equal(storedValues(dataDir).keys, 11, 'the three appends of one commit are one value');
+  store = openStore(dataDir, true);
+  assert.equal(storedFormat(store), FORMAT_VERSION);
+  store.close();
 });

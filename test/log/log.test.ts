@@ -126,7 +126,8 @@ test('the LMDB map grows past its first size without an error reaching the calle
 test('a log with a missing record or a damaged value is refused on open, naming where', async () => {
   const dataDir = tmpDir();
   const log = await Log.open({ dataDir }, [{ name: 'damaged', partitions: 2 }]);
-  await Promise.all(Array.from({ length: 40 }, (_, i) => log.append('damaged', i % 2, rec(i))));
+  // One append per commit: every record is a value of its own (a batch's damage is the next test's).
+  for (let i = 0; i < 40; i++) await log.append('damaged', i % 2, rec(i));
   await log.close();
 
   const store = Store.open({ path: logPath(dataDir), readOnly: false, mapSizeBytes: 64 * 1024 * 1024, mapSizeMaxBytes: 64 * 1024 * 1024 });
@@ -152,10 +153,55 @@ test('a log with a missing record or a damaged value is refused on open, naming 
   await assert.rejects(Log.open({ dataDir }, [{ name: 'damaged', partitions: 2 }]), /stream damaged partition 1 offset 5: record is 5 bytes/);
 });
 
+test('a batch (one commit\'s records of a partition) with a damaged record, a bad length or a lost batch is refused on open, naming the record', async () => {
+  const dataDir = tmpDir();
+  const specs = [{ name: 'batched', partitions: 1 }];
+  const log = await Log.open({ dataDir }, specs);
+  assert.deepEqual(await Promise.all(Array.from({ length: 20 }, (_, i) => log.append('batched', 0, rec(i)))), Array.from({ length: 20 }, (_, i) => i));
+  assert.deepEqual(await Promise.all(Array.from({ length: 10 }, (_, i) => log.append('batched', 0, rec(20 + i)))), Array.from({ length: 10 }, (_, i) => 20 + i));
+  await log.close();
+  const store = Store.open({ path: logPath(dataDir), readOnly: false, mapSizeBytes: 64 * 1024 * 1024, mapSizeMaxBytes: 64 * 1024 * 1024 });
+  assert.ok(store);
+  const keys: number[] = [];
+  store.read((txn) => store.scan(txn, 'records', null, (key) => keys.push(Number(key.readBigUInt64BE(8))) > 0));
+  assert.deepEqual(keys, [0, 20], 'two commits, two values');
+  const batch = store.read((txn) => store.get(txn, 'records', recordKey(0, 0, 20)));
+  assert.ok(batch);
+  store.close();
+  const damage = async (value: Buffer | null): Promise<void> => {
+    const s = Store.open({ path: logPath(dataDir), readOnly: false, mapSizeBytes: 64 * 1024 * 1024, mapSizeMaxBytes: 64 * 1024 * 1024 });
+    assert.ok(s);
+    await s.write([{ db: 'records', key: recordKey(0, 0, 20), value }]);
+    s.close();
+  };
+  // The batch of 20..29: u8 version 2, u32 count, then u32 length + record per entry. The entries are
+  // equal-sized records, so entry k starts at 5 + k * (4 + length).
+  assert.equal(batch[0], 2);
+  assert.equal(batch.readUInt32BE(1), 10);
+  const entry = 4 + batch.readUInt32BE(5);
+  const flipped = Buffer.from(batch);
+  const last7 = 5 + 7 * entry + entry - 1; // the last payload byte of entry 7: offset 27
+  flipped[last7] = (flipped[last7] as number) ^ 0xff;
+  await damage(flipped);
+  await assert.rejects(Log.open({ dataDir }, specs), /stream batched partition 0 offset 27: checksum mismatch/);
+  const longer = Buffer.from(batch);
+  longer.writeUInt32BE(entry + 100 - 4, 5 + 3 * entry); // entry 3's length runs 100 bytes into entry 4
+  await damage(longer);
+  await assert.rejects(Log.open({ dataDir }, specs), /stream batched partition 0 offset 23: checksum mismatch/);
+  await damage(batch.subarray(0, batch.length - 1));
+  await assert.rejects(Log.open({ dataDir }, specs), (err: unknown) => err instanceof LogCorruptError && /stream batched partition 0 offset 29/.test(err.message));
+  await damage(null);
+  await assert.rejects(Log.open({ dataDir }, specs), /stream batched partition 0 offset 20: record missing \(the partition ends at 30\)/);
+  await damage(batch);
+  const reopened = await Log.open({ dataDir, verify: 'full' }, specs);
+  assert.deepEqual(reopened.read('batched', 0, 17, { maxRecords: 5, maxBytes: 1 << 20 }).map((r) => r.offset), [17, 18, 19, 20, 21], 'a read across the two values');
+  await reopened.close();
+});
+
 test('a missing last record or a record after a gap past the end is refused on open', async () => {
   const dataDir = tmpDir();
   const log = await Log.open({ dataDir }, [{ name: 'tail', partitions: 2 }]);
-  await Promise.all(Array.from({ length: 20 }, (_, i) => log.append('tail', i % 2, rec(i))));
+  for (let i = 0; i < 20; i++) await log.append('tail', i % 2, rec(i));
   await log.close();
   const damage = async (op: WriteOp): Promise<void> => {
     const store = Store.open({ path: logPath(dataDir), readOnly: false, mapSizeBytes: 64 * 1024 * 1024, mapSizeMaxBytes: 64 * 1024 * 1024 });

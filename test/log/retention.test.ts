@@ -7,6 +7,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { Log, type DropReason, type RecordInput } from '../../src/log/index.js';
+import { BATCH_RECORDS_MAX } from '../../src/log/commit-batch.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 function rec(timestamp: number, size = 100): RecordInput {
@@ -92,15 +93,47 @@ test('retention never passes the hold group cursor; the storage limit does, coun
   await limited.close();
 });
 
-test('a big backlog is trimmed in bounded passes', async () => {
-  const log = await Log.open({ dataDir: tmpDir(), retentionBatchRecords: 100 }, [{ name: 's', partitions: 1, retention: { ageMs: 1000 } }]);
+test('a big backlog is trimmed in bounded passes, of whole batches', async () => {
+  const log = await Log.open({ dataDir: tmpDir(), retentionBatchRecords: 300 }, [{ name: 's', partitions: 1, retention: { ageMs: 1000 } }]);
   const old = Date.now() - 60_000;
-  await Promise.all(Array.from({ length: 450 }, (_, i) => log.append('s', 0, rec(old + i))));
-  assert.equal(await log.runRetention(), 100);
-  assert.equal(await log.runRetention(), 100);
+  // One commit: its 1,000 records are batches of BATCH_RECORDS_MAX (128), the unit a trim deletes.
+  await Promise.all(Array.from({ length: 1000 }, (_, i) => log.append('s', 0, rec(old + i))));
+  assert.equal(BATCH_RECORDS_MAX, 128);
+  assert.equal(await log.runRetention(), 256, 'two batches: a third would pass the bound of 300');
+  assert.equal(log.partitionInfo('s', 0).startOffset, 256);
+  assert.equal(await log.runRetention(), 256);
   while ((await log.runRetention()) > 0);
   assert.equal(log.partitionInfo('s', 0).records, 0);
-  assert.equal(log.partitionInfo('s', 0).startOffset, 450);
+  assert.equal(log.partitionInfo('s', 0).startOffset, 1000);
+  await log.close();
+});
+
+test('a batch goes only when all of it is due: its newest record past the age, all of it below the hold cursor', async () => {
+  const log = await Log.open({ dataDir: tmpDir(), retentionHoldGroup: 'upstream' }, [{ name: 's', partitions: 1, retention: { ageMs: 10_000 } }]);
+  const old = Date.now() - 60_000;
+  // One batch of 0..9 whose last record is new, then one of 10..19, all old.
+  await Promise.all(Array.from({ length: 10 }, (_, i) => log.append('s', 0, rec(i === 9 ? Date.now() : old + i))));
+  await Promise.all(Array.from({ length: 10 }, (_, i) => log.append('s', 0, rec(old + 10 + i))));
+  await log.commitCursor('upstream', 's', 0, 20);
+  assert.equal(await log.runRetention(), 0, 'the first batch holds a record younger than the age');
+  await log.close();
+
+  const held = await Log.open({ dataDir: tmpDir(), retentionHoldGroup: 'upstream' }, [{ name: 's', partitions: 1, retention: { ageMs: 10_000 } }]);
+  await Promise.all(Array.from({ length: 10 }, (_, i) => held.append('s', 0, rec(old + i))));
+  await Promise.all(Array.from({ length: 10 }, (_, i) => held.append('s', 0, rec(old + 10 + i))));
+  await held.commitCursor('upstream', 's', 0, 15);
+  assert.equal(await held.runRetention(), 10, 'the batch the cursor is inside stays');
+  assert.equal(held.partitionInfo('s', 0).startOffset, 10);
+  await held.commitCursor('upstream', 's', 0, 20);
+  assert.equal(await held.runRetention(), 10);
+  await held.close();
+});
+
+test('a pass whose bound is below one batch still deletes that batch', async () => {
+  const log = await Log.open({ dataDir: tmpDir(), retentionBatchRecords: 10 }, [{ name: 's', partitions: 1, retention: { ageMs: 1000 } }]);
+  await Promise.all(Array.from({ length: 200 }, (_, i) => log.append('s', 0, rec(Date.now() - 60_000 + i))));
+  assert.equal(await log.runRetention(), 128);
+  assert.equal(await log.runRetention(), 72);
   await log.close();
 });
 
