@@ -3,7 +3,8 @@
  * and how they become one LMDB write transaction. Offsets are assigned here, from the partitions'
  * committed state, in queue order; the partition states the commit leaves behind become the committed
  * state only once it is durable (log.ts). The records a commit appends to one partition are one put
- * (one value: a record, or a batch of them; record.ts), after the items' own operations. A partition's
+ * per BATCH_RECORDS_MAX / BATCH_BYTES_MAX of them (one value: a record, or a batch of them; record.ts),
+ * after the items' own operations. A partition's
  * checkpoint (keys.ts) goes into the commit when a trim moved its start, or when CHECKPOINT_RECORDS
  * records were appended since the last one. A trim deletes whole values: the keys it lists.
  */
