@@ -416,9 +416,17 @@ launch_node() {
   nohup java $HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
     -Dlog4j.configuration="file:$RUN/log4j.properties" -Dkafka.logs.dir="$dir" \
     -cp "$LIBS/*" kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 </dev/null 8>&- 9>&- &
-  printf '%s\n' "$!" >"$dir/pid"
+  local pid="$!" waited=0
+  printf '%s\n' "$pid" >"$dir/pid"
   # The node outlives this script; bash should neither wait for it nor report how it ended.
-  disown "$!"
+  disown "$pid"
+  # Until the forked shell has exec'd java, its command line is this script's, and node_pid (which
+  # checks it, against recycled pids) would report the node as exited: a loaded CI machine starting two
+  # clusters at once hit that window. Wait for the exec, or for the process to end (reported later).
+  while kill -0 "$pid" 2>/dev/null && ! node_pid "$n" >/dev/null && ((waited < 100)); do
+    sleep 0.05
+    waited=$((waited + 1))
+  done
 }
 
 print_log_tail() {
