@@ -3,8 +3,9 @@
  *
  * Every row runs the same work in the same process and run, alternated over ROUNDS rounds (median
  * kept): through tributary's Log, and through a bare node-lmdb loop (one Env, one Dbi, the
- * environment syncing every commit as the Log's does). Absolute numbers on a shared machine are
- * noise; the ratio is the result.
+ * environment syncing every commit as the Log's does, and storing a commit's records of a partition
+ * as one value of up to BATCH_RECORDS_MAX, as log format 4 does). Absolute numbers on a shared machine
+ * are noise; the ratio is the result.
  *
  *   durable appends/s, group size G: G appends issued together, all awaited, repeated. The Log is
  *       called the way the broker's ingest calls it (`appendThen`, a callback per record; the promise
@@ -32,6 +33,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type * as Lmdb from 'node-lmdb';
 import { Log } from '../../src/log/index.js';
+import { BATCH_RECORDS_MAX } from '../../src/log/commit-batch.js';
 import { processWriteBytes } from '../../src/log/disk-io.js';
 
 const lmdb = createRequire(import.meta.url)('node-lmdb') as typeof Lmdb;
@@ -48,6 +50,27 @@ interface Row {
   bareSync?: number;
   /** For write amplification lower is better, so the ratio is inverted. */
   lowerIsBetter?: boolean;
+}
+
+/** The Log's batch bound (src/log/commit-batch.ts BATCH_RECORDS_MAX), for the bare peer's values. */
+const BATCH_RECORDS = BATCH_RECORDS_MAX;
+
+/**
+ * The records of a stored value, each as its own Buffer (a view into the value): a batch's (its count,
+ * then each record after its u32 length), else the value itself. The least a reader does to hand each
+ * record on; unlike the Log it checks no CRC and decodes no header.
+ */
+function recordsIn(value: Buffer): Buffer[] {
+  if (value[0] !== 2) return [value];
+  const count = value.readUInt32BE(1);
+  const records: Buffer[] = new Array<Buffer>(count);
+  let at = 5;
+  for (let i = 0; i < count; i++) {
+    const length = value.readUInt32BE(at);
+    records[i] = value.subarray(at + 4, at + 4 + length);
+    at += 4 + length;
+  }
+  return records;
 }
 
 function tmp(): string {
@@ -73,32 +96,56 @@ class Bare {
   /** One synchronous write transaction of `count` records, committed and synced on the main thread. */
   commit(count: number): void {
     const txn = this.env.beginTxn();
-    for (let i = 0; i < count; i++) {
-      const [key, value] = this.nextRecord();
-      txn.putBinary(this.dbi, key, value, { keyIsBuffer: true });
-    }
+    for (const [key, value] of this.nextValues(count)) txn.putBinary(this.dbi, key, value, { keyIsBuffer: true });
     txn.commit();
   }
   /** The same transaction through `batchWrite`: built here, written, committed and synced on a libuv worker. */
   commitAsync(count: number): Promise<void> {
-    const ops: Lmdb.BatchOperationArray[] = [];
-    for (let i = 0; i < count; i++) {
-      const [key, value] = this.nextRecord();
-      ops.push([this.dbi, key, value]);
-    }
+    const ops: Lmdb.BatchOperationArray[] = this.nextValues(count).map(([key, value]) => [this.dbi, key, value]);
     return new Promise((resolve, reject) => this.env.batchWrite(ops, { keyIsBuffer: true }, (err) => (err ? reject(err) : resolve())));
   }
-  /** The same 16-byte key and roughly the same value the Log stores; records go round-robin over the partitions. */
-  private nextRecord(): [Buffer, Buffer] {
-    const partition = this.offset++ % this.partitions;
-    const key = Buffer.allocUnsafe(16);
-    key.writeUInt32BE(0, 0);
-    key.writeUInt32BE(partition, 4);
-    key.writeUInt32BE(0, 8);
-    key.writeUInt32BE((this.offsets[partition] as number)++, 12);
-    const value = Buffer.allocUnsafe(20 + 20 + 5 + PAYLOAD.length);
-    PAYLOAD.copy(value, value.length - PAYLOAD.length);
-    return [key, value];
+  /**
+   * `count` records round-robin over the partitions, stored as the Log (format 4) stores a commit's:
+   * one value per partition and up to BATCH_RECORDS records (a count, then each record with its length)
+   * under the first one's 16-byte key; a lone record as itself. Each record is about the Log's size.
+   */
+  private nextValues(count: number): Array<[Buffer, Buffer]> {
+    const perPartition: Buffer[][] = Array.from({ length: this.partitions }, () => []);
+    const bases: number[] = new Array<number>(this.partitions).fill(-1);
+    for (let i = 0; i < count; i++) {
+      const partition = this.offset++ % this.partitions;
+      if (bases[partition] === -1) bases[partition] = this.offsets[partition] as number;
+      this.offsets[partition] = (this.offsets[partition] as number) + 1;
+      const value = Buffer.allocUnsafe(20 + 20 + 5 + PAYLOAD.length);
+      PAYLOAD.copy(value, value.length - PAYLOAD.length);
+      (perPartition[partition] as Buffer[]).push(value);
+    }
+    const out: Array<[Buffer, Buffer]> = [];
+    perPartition.forEach((values, partition) => {
+      for (let at = 0; at < values.length; at += BATCH_RECORDS) {
+        const chunk = values.slice(at, at + BATCH_RECORDS);
+        const key = Buffer.allocUnsafe(16);
+        key.writeUInt32BE(0, 0);
+        key.writeUInt32BE(partition, 4);
+        key.writeUInt32BE(0, 8);
+        key.writeUInt32BE((bases[partition] as number) + at, 12);
+        if (chunk.length === 1) {
+          out.push([key, chunk[0] as Buffer]);
+          continue;
+        }
+        const header = Buffer.allocUnsafe(5);
+        header[0] = 2;
+        header.writeUInt32BE(chunk.length, 1);
+        const parts: Buffer[] = [header];
+        for (const v of chunk) {
+          const length = Buffer.allocUnsafe(4);
+          length.writeUInt32BE(v.length, 0);
+          parts.push(length, v);
+        }
+        out.push([key, Buffer.concat(parts)]);
+      }
+    });
+    return out;
   }
   /** Every record, walking a cursor: node-lmdb returns each step as fresh key and value buffers. */
   readAllByCursor(): number {
@@ -107,7 +154,7 @@ class Bare {
     let n = 0;
     for (let k = cursor.goToFirst(); k !== null; k = cursor.goToNext()) {
       const v = cursor.getCurrentBinary();
-      if (v) n++;
+      if (v) n += recordsIn(v).length;
     }
     cursor.close();
     txn.abort();
@@ -118,9 +165,13 @@ class Bare {
     const txn = this.env.beginTxn({ readOnly: true });
     const key = Buffer.alloc(16);
     let n = 0;
-    for (let offset = 0; offset < (this.offsets[0] as number); offset++) {
+    for (let offset = 0; offset < (this.offsets[0] as number); ) {
       key.writeUInt32BE(offset, 12);
-      if (txn.getBinary(this.dbi, key, { keyIsBuffer: true })) n++;
+      const v = txn.getBinary(this.dbi, key, { keyIsBuffer: true });
+      if (!v) break;
+      const records = recordsIn(v).length;
+      n += records;
+      offset += records;
     }
     txn.abort();
     return n;
