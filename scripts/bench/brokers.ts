@@ -116,7 +116,9 @@ async function commitSummary(httpPort: number): Promise<string> {
     const commits = value('tributary_commit_records_count');
     const records = value('tributary_commit_records_sum');
     const seconds = value('tributary_commit_duration_seconds_sum');
-    return `${commits} commits, ${(records / commits).toFixed(1)} records and ${((seconds / commits) * 1000).toFixed(2)} ms each`;
+    // The tail: the commits that took longer than 5 and 10 ms (an ack waits for its whole commit).
+    const over = (le: string): number => commits - Number(new RegExp(`^tributary_commit_duration_seconds_bucket\\{le="${le}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    return `${commits} commits, ${(records / commits).toFixed(1)} records and ${((seconds / commits) * 1000).toFixed(2)} ms each, ${over('0.005')} over 5 ms, ${over('0.01')} over 10 ms`;
   } catch (err) {
     return `no commit metrics (${(err as Error).message})`;
   }

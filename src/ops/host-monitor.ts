@@ -8,7 +8,7 @@
  * | call                | wall      | loop stall | processes spawned | used?                                  |
  * |---------------------|-----------|------------|-------------------|----------------------------------------|
  * | si.mem()            | ~1 ms     | ~1 ms      | 0 (/proc/meminfo) | every sample                           |
- * | si.currentLoad()    | 0.1-0.4ms | ~1 ms      | 0 (os.cpus delta) | every sample (first call waits 500 ms) |
+ * | si.currentLoad()    | 5-10 ms   | 5-10 ms    | 3 (`execSync` sh, cat, grep of /proc/stat) | no: `readCpuTimes` |
  * | si.fsSize()         | 21-35 ms  | 2-5 ms     | 1 (`df`)          | once, to name the data dir's mount     |
  * | si.cpuTemperature() | 35-48 ms  | 7-8 ms     | 2-4 (`execSync` sh, hwmon sh, sensors, vcgencmd) | no |
  * | fs.statfs(dataDir)  | 0.2-0.5ms | ~1 ms      | 0                 | every sample, and `diskFreeBytes()`    |
@@ -18,9 +18,16 @@
  * every check. `fsSize` runs once to report which filesystem that is (the longest mount point that is a
  * prefix of the data dir). The temperature is read from the kernel's thermal zone in sysfs, which is
  * where systeminformation finds it on a Raspberry Pi (`cpu-thermal`), but without its `execSync` shell
- * (a 7 ms event loop stall here, much more on a Pi) and without forking `sensors` every sample.
+ * (a 7 ms event loop stall here, much more on a Pi) and without forking `sensors` every sample. The CPU
+ * load likewise: systeminformation 5.33's `currentLoad()` runs `execSync('cat /proc/stat | grep cpu')`
+ * on Linux at every call — a shell, cat and grep forked while the event loop waits, which held every
+ * client's ack for 5-10 ms once a sample at bench:footprint's steady load (issue 13's profile); here the
+ * first line of /proc/stat is read asynchronously and the load is the busy share of the jiffies since
+ * the previous sample (`os.cpus()` where there is no /proc/stat). No process is spawned per sample: the
+ * only one is `fsSize`'s `df`, once (test/ops/host-monitor.test.ts counts them under strace).
  */
 import { readdir, readFile, statfs } from 'node:fs/promises';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import type SystemInformation from 'systeminformation';
@@ -154,6 +161,49 @@ export async function readThermalZoneCelsius(tempPath: string): Promise<number |
   return Number.isFinite(milli) ? Math.round(milli / 100) / 10 : null;
 }
 
+/** The host's CPU time since boot, over all cores, in the kernel's ticks: idle (idle + iowait) and all. */
+export interface CpuTimes {
+  busy: number;
+  total: number;
+}
+
+/**
+ * The aggregate `cpu` line of /proc/stat (proc(5)): user nice system idle iowait irq softirq steal guest
+ * guest_nice. guest and guest_nice are already counted in user and nice, so they are left out; iowait is
+ * idle time (the CPU waited, nothing ran). null when the text has no such line.
+ */
+export function parseProcStat(text: string): CpuTimes | null {
+  const line = text.slice(0, text.indexOf('\n') === -1 ? text.length : text.indexOf('\n')).trim();
+  const fields = line.split(/\s+/);
+  if (fields[0] !== 'cpu' || fields.length < 5) return null;
+  const [user, nice, system, idle, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields.slice(1, 9).map(Number) as number[];
+  const all = [user, nice, system, idle, iowait, irq, softirq, steal] as number[];
+  if (!all.every((n) => Number.isFinite(n) && n >= 0)) return null;
+  const total = all.reduce((a, b) => a + b, 0);
+  return { busy: total - (idle as number) - iowait, total };
+}
+
+/** The busy share (0..100) of the CPU time between two readings; 0 when no time passed. */
+export function loadPercentBetween(earlier: CpuTimes, later: CpuTimes): number {
+  const total = later.total - earlier.total;
+  if (total <= 0) return 0;
+  return Math.min(100, Math.max(0, (100 * (later.busy - earlier.busy)) / total));
+}
+
+/** /proc/stat read without blocking the event loop; `os.cpus()` (milliseconds, summed over cores) where there is none. */
+export async function readCpuTimes(procStat = '/proc/stat'): Promise<CpuTimes> {
+  const text = await readFile(procStat, 'utf8').catch(() => null);
+  const parsed = text === null ? null : parseProcStat(text);
+  if (parsed !== null) return parsed;
+  let busy = 0;
+  let total = 0;
+  for (const { times } of os.cpus()) {
+    busy += times.user + times.nice + times.sys + times.irq;
+    total += times.user + times.nice + times.sys + times.irq + times.idle;
+  }
+  return { busy, total };
+}
+
 class SystemHostMonitor implements HostMonitor {
   private readonly intervalMs: number;
   private latestSample: HostSample | null = null;
@@ -162,6 +212,8 @@ class SystemHostMonitor implements HostMonitor {
   private fsInfo: FilesystemInfo | null = null;
   private thermalZone: Promise<string | null> | null = null;
   private failing = false;
+  /** The CPU times of the last sample; the first sample's load is the average since boot. */
+  private cpuBefore: CpuTimes = { busy: 0, total: 0 };
 
   constructor(private readonly options: HostMonitorOptions) {
     this.intervalMs = options.intervalMs ?? 10_000;
@@ -198,18 +250,20 @@ class SystemHostMonitor implements HostMonitor {
   private async takeSample(): Promise<HostSample> {
     try {
       const si = await loadSi();
-      const [disk, mem, load, temperature] = await Promise.all([
+      const [disk, mem, cpu, temperature] = await Promise.all([
         diskSpace(this.options.dataDir),
         si.mem(),
-        si.currentLoad(),
+        readCpuTimes(),
         this.cpuTemperature(),
       ]);
+      const cpuLoadPercent = loadPercentBetween(this.cpuBefore, cpu);
+      this.cpuBefore = cpu;
       const sample: HostSample = {
         diskFreeBytes: disk.freeBytes,
         diskTotalBytes: disk.totalBytes,
         memAvailableBytes: mem.available,
         memTotalBytes: mem.total,
-        cpuLoadPercent: load.currentLoad,
+        cpuLoadPercent,
         cpuTemperatureCelsius: temperature,
         sampledAt: Date.now(),
       };

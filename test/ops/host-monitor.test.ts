@@ -6,11 +6,14 @@
  * `diskFreeBytes` answers for a data dir that does not exist yet from its nearest existing ancestor.
  * Pure parts are proved on their own: the longest-mount-prefix rule respects path boundaries, and the
  * CPU thermal zone is found in a fake sysfs tree (Pi's `cpu-thermal` preferred, millidegrees converted,
- * no zone means null).
+ * no zone means null). The CPU load comes from /proc/stat's `cpu` line (a fixed vector worked by hand
+ * from proc(5)'s field order), falls back to `os.cpus()` without one, and sampling spawns no process:
+ * 20 samples under `strace -f -e trace=execve` exec nothing but `fsSize`'s one `df` (systeminformation's
+ * `currentLoad()` forks sh, cat and grep at every call, synchronously).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -19,7 +22,10 @@ import {
   diskFreeBytes,
   diskSpace,
   findCpuThermalZone,
+  loadPercentBetween,
   mountPointFor,
+  parseProcStat,
+  readCpuTimes,
   readThermalZoneCelsius,
 } from '../../src/ops/host-monitor.js';
 import { createLogger } from '../../src/ops/logger.js';
@@ -132,3 +138,66 @@ async function zone(root: string, index: number, type: string, temp: string): Pr
   await writeFile(join(dir, 'type'), `${type}\n`);
   await writeFile(join(dir, 'temp'), temp);
 }
+
+test('the CPU load is the busy share of /proc/stat jiffies between two readings', async () => {
+  // proc(5): cpu user nice system idle iowait irq softirq steal guest guest_nice. guest is inside user.
+  const earlier = parseProcStat('cpu  100 20 30 800 50 5 5 10 40 0\ncpu0 50 10 15 400 25 2 3 5 20 0\nintr 1 2 3\n');
+  assert.deepEqual(earlier, { busy: 100 + 20 + 30 + 5 + 5 + 10, total: 100 + 20 + 30 + 800 + 50 + 5 + 5 + 10 });
+  const later = parseProcStat('cpu  160 20 50 900 70 5 5 10 40 0\n');
+  assert.deepEqual(later, { busy: 250, total: 1220 });
+  // 80 busy of 200 ticks (idle 100 and iowait 20 are the other 120).
+  assert.equal(loadPercentBetween(earlier as NonNullable<typeof earlier>, later as NonNullable<typeof later>), 40);
+  assert.equal(loadPercentBetween({ busy: 5, total: 10 }, { busy: 5, total: 10 }), 0);
+  assert.equal(parseProcStat('intr 1 2 3\n'), null);
+  assert.equal(parseProcStat('cpu  1 2 x 4\n'), null);
+  // Older kernels print fewer fields (no steal, guest): the missing ones count as 0.
+  assert.deepEqual(parseProcStat('cpu 1 2 3 4\n'), { busy: 6, total: 10 });
+
+  const dir = await mkdtemp(join(tmpdir(), 'tributary-stat-'));
+  try {
+    await writeFile(join(dir, 'stat'), 'cpu  160 20 50 900 70 5 5 10 40 0\n');
+    assert.deepEqual(await readCpuTimes(join(dir, 'stat')), { busy: 250, total: 1220 });
+    // No /proc/stat (not Linux): os.cpus()' times, which only grow.
+    const fallback = await readCpuTimes(join(dir, 'missing'));
+    assert.ok(fallback.total > 0 && fallback.busy > 0 && fallback.busy < fallback.total, JSON.stringify(fallback));
+    // This machine's own /proc/stat parses.
+    assert.ok(parseProcStat(await readFile('/proc/stat', 'utf8')) !== null);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** The programs a process that starts a host monitor and then takes `samples` more samples execs, under strace. */
+async function programsExeced(samples: number): Promise<string[]> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'tributary-host-'));
+  const trace = join(dataDir, 'execve.trace');
+  const moduleUrl = new URL('../../src/ops/host-monitor.js', import.meta.url).href;
+  const loggerUrl = new URL('../../src/ops/logger.js', import.meta.url).href;
+  const script = `
+    const { createHostMonitor } = await import(${JSON.stringify(moduleUrl)});
+    const { createLogger } = await import(${JSON.stringify(loggerUrl)});
+    const monitor = createHostMonitor({ dataDir: ${JSON.stringify(dataDir)}, logger: createLogger({ level: 'silent' }), intervalMs: 60000 });
+    await monitor.start();
+    for (let i = 0; i < ${samples}; i++) { await new Promise((r) => setTimeout(r, 20)); await monitor.sample(); }
+    monitor.close();
+    process.stdout.write('sampled ' + JSON.stringify(monitor.latest()));
+  `;
+  try {
+    const run = spawnSync('strace', ['-f', '-qq', '-e', 'trace=execve', '-o', trace, process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(run.status, 0, `${run.error?.message ?? ''}${run.stderr}`);
+    assert.match(run.stdout, /^sampled \{"diskFreeBytes"/);
+    const execs = (await readFile(trace, 'utf8')).split('\n').filter((line) => /execve\(/.test(line) && !/= -1 /.test(line));
+    // The first is strace starting node itself.
+    return execs.slice(1).map((line) => /execve\("([^"]+)"/.exec(line)?.[1] ?? line);
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+test('sampling spawns no process: 20 more samples under strace exec nothing more than start() did', async () => {
+  const atStart = await programsExeced(0);
+  const after20 = await programsExeced(20);
+  // start() names the filesystem once (fsSize: df, through a shell); sampling itself starts nothing.
+  assert.ok(atStart.some((p) => p.endsWith('/df')), `start() ran: ${atStart.join(', ')}`);
+  assert.deepEqual(after20.sort(), atStart.sort(), `processes started by 20 more samples: ${after20.join(', ')} (start() alone: ${atStart.join(', ')})`);
+});
