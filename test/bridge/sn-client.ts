@@ -14,12 +14,31 @@ const PYTHON = process.env.TRIBUTARY_TEST_PYTHON ?? '/usr/bin/python3';
 export type SnPacket = { type: string; len: number; [field: string]: unknown };
 
 export class SnClient {
-  private readonly pending: Array<(answer: Record<string, unknown>) => void> = [];
+  private readonly pending: Array<{ answer: (answer: Record<string, unknown>) => void; fail: (err: Error) => void }> = [];
   private stderr = '';
+  /** Why the child is gone (it exited or could not start), once it is: every request then fails at once. */
+  private gone: string | null = null;
+  private readonly closed: Promise<void>;
 
   private constructor(private readonly child: ChildProcessWithoutNullStreams) {
     child.stderr.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
-    readline.createInterface({ input: child.stdout }).on('line', (line) => this.pending.shift()?.(JSON.parse(line) as Record<string, unknown>));
+    // A write to a client that just died fails with EPIPE; its exit is what gets reported (below).
+    child.stdin.on('error', () => undefined);
+    readline.createInterface({ input: child.stdout }).on('line', (line) => this.pending.shift()?.answer(JSON.parse(line) as Record<string, unknown>));
+    // A client that dies (no scapy installed, a crash) fails what waits on it instead of leaving it hanging.
+    this.closed = new Promise((resolve) => {
+      const end = (why: string): void => {
+        this.gone ??= why;
+        for (const waiter of this.pending.splice(0)) waiter.fail(this.goneError());
+        resolve();
+      };
+      child.once('error', (err) => end(`could not start ${PYTHON}: ${err.message}`));
+      child.once('close', (code, signal) => end(`exited with ${code ?? signal}`));
+    });
+  }
+
+  private goneError(): Error {
+    return new Error(`scapy client (${PYTHON} ${SCRIPT}) ${this.gone ?? 'is gone'}; stderr: ${this.stderr.trim().slice(-2000)}`);
   }
 
   static start(): SnClient {
@@ -27,12 +46,19 @@ export class SnClient {
   }
 
   private request(req: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (this.gone !== null) return Promise.reject(this.goneError());
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`scapy client did not answer ${JSON.stringify(req)}; stderr: ${this.stderr}`)), 30_000);
-      this.pending.push((answer) => {
-        clearTimeout(timer);
-        if (answer.ok !== true) reject(new Error(`scapy client: ${String(answer.error)} (request ${JSON.stringify(req).slice(0, 200)})`));
-        else resolve(answer);
+      this.pending.push({
+        answer: (answer) => {
+          clearTimeout(timer);
+          if (answer.ok !== true) reject(new Error(`scapy client: ${String(answer.error)} (request ${JSON.stringify(req).slice(0, 200)})`));
+          else resolve(answer);
+        },
+        fail: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
       });
       this.child.stdin.write(`${JSON.stringify(req)}\n`);
     });
@@ -79,8 +105,9 @@ export class SnClient {
     if (ack.return_code !== 0) throw new Error(`${clientId}: CONNACK ${String(ack.return_code)}`);
   }
 
+  /** Asks the client to quit and waits until it has; at once when it is already gone. */
   async close(): Promise<void> {
-    this.child.stdin.end(`${JSON.stringify({ op: 'quit' })}\n`);
-    await new Promise((resolve) => this.child.once('close', resolve));
+    if (this.gone === null && this.child.stdin.writable) this.child.stdin.end(`${JSON.stringify({ op: 'quit' })}\n`);
+    await this.closed;
   }
 }
