@@ -8,7 +8,7 @@
  * | call                | wall      | loop stall | processes spawned | used?                                  |
  * |---------------------|-----------|------------|-------------------|----------------------------------------|
  * | si.mem()            | ~1 ms     | ~1 ms      | 0 (/proc/meminfo) | every sample                           |
- * | si.currentLoad()    | 5-10 ms   | 5-10 ms    | 3 (`execSync` sh, cat, grep of /proc/stat) | no: `readCpuTimes` |
+ * | si.currentLoad()    | ~10 ms    | ~10 ms     | 3 (`execSync` sh, cat, grep of /proc/stat) | no: `readCpuTimes` |
  * | si.fsSize()         | 21-35 ms  | 2-5 ms     | 1 (`df`)          | once, to name the data dir's mount     |
  * | si.cpuTemperature() | 35-48 ms  | 7-8 ms     | 2-4 (`execSync` sh, hwmon sh, sensors, vcgencmd) | no |
  * | fs.statfs(dataDir)  | 0.2-0.5ms | ~1 ms      | 0                 | every sample, and `diskFreeBytes()`    |
@@ -21,7 +21,7 @@
  * (a 7 ms event loop stall here, much more on a Pi) and without forking `sensors` every sample. The CPU
  * load likewise: systeminformation 5.33's `currentLoad()` runs `execSync('cat /proc/stat | grep cpu')`
  * on Linux at every call — a shell, cat and grep forked while the event loop waits, which held every
- * client's ack for 5-10 ms once a sample at bench:footprint's steady load (issue 13's profile); here the
+ * client's ack for ~10 ms once a sample at bench:footprint's steady load (issue 13's profile); here the
  * first line of /proc/stat is read asynchronously and the load is the busy share of the jiffies since
  * the previous sample (`os.cpus()` where there is no /proc/stat). No process is spawned per sample: the
  * only one is `fsSize`'s `df`, once (test/ops/host-monitor.test.ts counts them under strace).
@@ -161,10 +161,14 @@ export async function readThermalZoneCelsius(tempPath: string): Promise<number |
   return Number.isFinite(milli) ? Math.round(milli / 100) / 10 : null;
 }
 
-/** The host's CPU time since boot, over all cores, in the kernel's ticks: idle (idle + iowait) and all. */
+/**
+ * The host's CPU time since boot, over all cores: busy (all but idle and iowait) and total, in the units
+ * of `source` (/proc/stat's ticks, os.cpus()' milliseconds), so two readings compare only within one.
+ */
 export interface CpuTimes {
   busy: number;
   total: number;
+  source: 'proc-stat' | 'os-cpus';
 }
 
 /**
@@ -180,11 +184,15 @@ export function parseProcStat(text: string): CpuTimes | null {
   const all = [user, nice, system, idle, iowait, irq, softirq, steal] as number[];
   if (!all.every((n) => Number.isFinite(n) && n >= 0)) return null;
   const total = all.reduce((a, b) => a + b, 0);
-  return { busy: total - (idle as number) - iowait, total };
+  return { busy: total - (idle as number) - iowait, total, source: 'proc-stat' };
 }
 
-/** The busy share (0..100) of the CPU time between two readings; 0 when no time passed. */
+/**
+ * The busy share (0..100) of the CPU time between two readings; 0 when no time passed. Readings of two
+ * sources do not compare: then it is `later`'s share since boot.
+ */
 export function loadPercentBetween(earlier: CpuTimes, later: CpuTimes): number {
+  if (earlier.source !== later.source) return loadPercentBetween({ busy: 0, total: 0, source: later.source }, later);
   const total = later.total - earlier.total;
   if (total <= 0) return 0;
   return Math.min(100, Math.max(0, (100 * (later.busy - earlier.busy)) / total));
@@ -201,7 +209,7 @@ export async function readCpuTimes(procStat = '/proc/stat'): Promise<CpuTimes> {
     busy += times.user + times.nice + times.sys + times.irq;
     total += times.user + times.nice + times.sys + times.irq + times.idle;
   }
-  return { busy, total };
+  return { busy, total, source: 'os-cpus' };
 }
 
 class SystemHostMonitor implements HostMonitor {
@@ -213,7 +221,7 @@ class SystemHostMonitor implements HostMonitor {
   private thermalZone: Promise<string | null> | null = null;
   private failing = false;
   /** The CPU times of the last sample; the first sample's load is the average since boot. */
-  private cpuBefore: CpuTimes = { busy: 0, total: 0 };
+  private cpuBefore: CpuTimes | null = null;
 
   constructor(private readonly options: HostMonitorOptions) {
     this.intervalMs = options.intervalMs ?? 10_000;
@@ -256,7 +264,7 @@ class SystemHostMonitor implements HostMonitor {
         readCpuTimes(),
         this.cpuTemperature(),
       ]);
-      const cpuLoadPercent = loadPercentBetween(this.cpuBefore, cpu);
+      const cpuLoadPercent = loadPercentBetween(this.cpuBefore ?? { busy: 0, total: 0, source: cpu.source }, cpu);
       this.cpuBefore = cpu;
       const sample: HostSample = {
         diskFreeBytes: disk.freeBytes,

@@ -142,24 +142,26 @@ async function zone(root: string, index: number, type: string, temp: string): Pr
 test('the CPU load is the busy share of /proc/stat jiffies between two readings', async () => {
   // proc(5): cpu user nice system idle iowait irq softirq steal guest guest_nice. guest is inside user.
   const earlier = parseProcStat('cpu  100 20 30 800 50 5 5 10 40 0\ncpu0 50 10 15 400 25 2 3 5 20 0\nintr 1 2 3\n');
-  assert.deepEqual(earlier, { busy: 100 + 20 + 30 + 5 + 5 + 10, total: 100 + 20 + 30 + 800 + 50 + 5 + 5 + 10 });
+  assert.deepEqual(earlier, { busy: 100 + 20 + 30 + 5 + 5 + 10, total: 100 + 20 + 30 + 800 + 50 + 5 + 5 + 10, source: 'proc-stat' });
   const later = parseProcStat('cpu  160 20 50 900 70 5 5 10 40 0\n');
-  assert.deepEqual(later, { busy: 250, total: 1220 });
+  assert.deepEqual(later, { busy: 250, total: 1220, source: 'proc-stat' });
   // 80 busy of 200 ticks (idle 100 and iowait 20 are the other 120).
   assert.equal(loadPercentBetween(earlier as NonNullable<typeof earlier>, later as NonNullable<typeof later>), 40);
-  assert.equal(loadPercentBetween({ busy: 5, total: 10 }, { busy: 5, total: 10 }), 0);
+  assert.equal(loadPercentBetween({ busy: 5, total: 10, source: 'proc-stat' }, { busy: 5, total: 10, source: 'proc-stat' }), 0);
+  // Ticks and milliseconds do not compare: the later reading's share since boot.
+  assert.equal(loadPercentBetween({ busy: 9e6, total: 1e7, source: 'os-cpus' }, { busy: 250, total: 1000, source: 'proc-stat' }), 25);
   assert.equal(parseProcStat('intr 1 2 3\n'), null);
   assert.equal(parseProcStat('cpu  1 2 x 4\n'), null);
   // Older kernels print fewer fields (no steal, guest): the missing ones count as 0.
-  assert.deepEqual(parseProcStat('cpu 1 2 3 4\n'), { busy: 6, total: 10 });
+  assert.deepEqual(parseProcStat('cpu 1 2 3 4\n'), { busy: 6, total: 10, source: 'proc-stat' });
 
   const dir = await mkdtemp(join(tmpdir(), 'tributary-stat-'));
   try {
     await writeFile(join(dir, 'stat'), 'cpu  160 20 50 900 70 5 5 10 40 0\n');
-    assert.deepEqual(await readCpuTimes(join(dir, 'stat')), { busy: 250, total: 1220 });
+    assert.deepEqual(await readCpuTimes(join(dir, 'stat')), { busy: 250, total: 1220, source: 'proc-stat' });
     // No /proc/stat (not Linux): os.cpus()' times, which only grow.
     const fallback = await readCpuTimes(join(dir, 'missing'));
-    assert.ok(fallback.total > 0 && fallback.busy > 0 && fallback.busy < fallback.total, JSON.stringify(fallback));
+    assert.ok(fallback.source === 'os-cpus' && fallback.total > 0 && fallback.busy > 0 && fallback.busy < fallback.total, JSON.stringify(fallback));
     // This machine's own /proc/stat parses.
     assert.ok(parseProcStat(await readFile('/proc/stat', 'utf8')) !== null);
   } finally {
