@@ -34,6 +34,7 @@ import { performance } from 'node:perf_hooks';
 import type * as Lmdb from 'node-lmdb';
 import { Log } from '../../src/log/index.js';
 import { BATCH_RECORDS_MAX } from '../../src/log/commit-batch.js';
+import { encodeValue, RECORD_BATCH_VERSION } from '../../src/log/record.js';
 import { processWriteBytes } from '../../src/log/disk-io.js';
 
 const lmdb = createRequire(import.meta.url)('node-lmdb') as typeof Lmdb;
@@ -52,16 +53,13 @@ interface Row {
   lowerIsBetter?: boolean;
 }
 
-/** The Log's batch bound (src/log/commit-batch.ts BATCH_RECORDS_MAX), for the bare peer's values. */
-const BATCH_RECORDS = BATCH_RECORDS_MAX;
-
 /**
  * The records of a stored value, each as its own Buffer (a view into the value): a batch's (its count,
  * then each record after its u32 length), else the value itself. The least a reader does to hand each
  * record on; unlike the Log it checks no CRC and decodes no header.
  */
 function recordsIn(value: Buffer): Buffer[] {
-  if (value[0] !== 2) return [value];
+  if (value[0] !== RECORD_BATCH_VERSION) return [value];
   const count = value.readUInt32BE(1);
   const records: Buffer[] = new Array<Buffer>(count);
   let at = 5;
@@ -106,8 +104,9 @@ class Bare {
   }
   /**
    * `count` records round-robin over the partitions, stored as the Log (format 4) stores a commit's:
-   * one value per partition and up to BATCH_RECORDS records (a count, then each record with its length)
-   * under the first one's 16-byte key; a lone record as itself. Each record is about the Log's size.
+   * one value per partition and up to BATCH_RECORDS_MAX records (the Log's own `encodeValue`: a count,
+   * then each record with its length) under the first one's 16-byte key; a lone record as itself. Each
+   * record is about the Log's size.
    */
   private nextValues(count: number): Array<[Buffer, Buffer]> {
     const perPartition: Buffer[][] = Array.from({ length: this.partitions }, () => []);
@@ -122,27 +121,13 @@ class Bare {
     }
     const out: Array<[Buffer, Buffer]> = [];
     perPartition.forEach((values, partition) => {
-      for (let at = 0; at < values.length; at += BATCH_RECORDS) {
-        const chunk = values.slice(at, at + BATCH_RECORDS);
+      for (let at = 0; at < values.length; at += BATCH_RECORDS_MAX) {
         const key = Buffer.allocUnsafe(16);
         key.writeUInt32BE(0, 0);
         key.writeUInt32BE(partition, 4);
         key.writeUInt32BE(0, 8);
         key.writeUInt32BE((bases[partition] as number) + at, 12);
-        if (chunk.length === 1) {
-          out.push([key, chunk[0] as Buffer]);
-          continue;
-        }
-        const header = Buffer.allocUnsafe(5);
-        header[0] = 2;
-        header.writeUInt32BE(chunk.length, 1);
-        const parts: Buffer[] = [header];
-        for (const v of chunk) {
-          const length = Buffer.allocUnsafe(4);
-          length.writeUInt32BE(v.length, 0);
-          parts.push(length, v);
-        }
-        out.push([key, Buffer.concat(parts)]);
+        out.push([key, encodeValue(values, at, Math.min(BATCH_RECORDS_MAX, values.length - at))]);
       }
     });
     return out;
@@ -261,6 +246,7 @@ async function readPerSec(total: number): Promise<number[]> {
   for (const read of [() => bare.readAllByCursor(), () => bare.readAllByKey()]) {
     t = performance.now();
     const n = read();
+    if (n !== total) throw new Error(`the bare reader found ${n} records, not the ${total} written`);
     bareRate = Math.max(bareRate, n / ((performance.now() - t) / 1000));
   }
   bare.close();

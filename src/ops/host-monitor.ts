@@ -177,25 +177,25 @@ export interface CpuTimes {
  * idle time (the CPU waited, nothing ran). null when the text has no such line.
  */
 export function parseProcStat(text: string): CpuTimes | null {
-  const line = text.slice(0, text.indexOf('\n') === -1 ? text.length : text.indexOf('\n')).trim();
-  const fields = line.split(/\s+/);
+  const fields = (text.split('\n', 1)[0] as string).trim().split(/\s+/);
   if (fields[0] !== 'cpu' || fields.length < 5) return null;
-  const [user, nice, system, idle, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields.slice(1, 9).map(Number) as number[];
-  const all = [user, nice, system, idle, iowait, irq, softirq, steal] as number[];
-  if (!all.every((n) => Number.isFinite(n) && n >= 0)) return null;
-  const total = all.reduce((a, b) => a + b, 0);
-  return { busy: total - (idle as number) - iowait, total, source: 'proc-stat' };
+  // user nice system idle, then (on newer kernels) iowait irq softirq steal; a missing one counts as 0.
+  const times = fields.slice(1, 9).map(Number);
+  if (!times.every((n) => Number.isFinite(n) && n >= 0)) return null;
+  const total = times.reduce((a, b) => a + b, 0);
+  const idle = (times[3] as number) + (times[4] ?? 0);
+  return { busy: total - idle, total, source: 'proc-stat' };
 }
 
 /**
- * The busy share (0..100) of the CPU time between two readings; 0 when no time passed. Readings of two
- * sources do not compare: then it is `later`'s share since boot.
+ * The busy share (0..100) of the CPU time between two readings; 0 when no time passed. Without an
+ * earlier reading, or with one of another source (they do not compare), it is `later`'s share since boot.
  */
-export function loadPercentBetween(earlier: CpuTimes, later: CpuTimes): number {
-  if (earlier.source !== later.source) return loadPercentBetween({ busy: 0, total: 0, source: later.source }, later);
-  const total = later.total - earlier.total;
+export function loadPercentBetween(earlier: CpuTimes | null, later: CpuTimes): number {
+  const from = earlier !== null && earlier.source === later.source ? earlier : { busy: 0, total: 0 };
+  const total = later.total - from.total;
   if (total <= 0) return 0;
-  return Math.min(100, Math.max(0, (100 * (later.busy - earlier.busy)) / total));
+  return Math.min(100, Math.max(0, (100 * (later.busy - from.busy)) / total));
 }
 
 /** /proc/stat read without blocking the event loop; `os.cpus()` (milliseconds, summed over cores) where there is none. */
@@ -264,7 +264,7 @@ class SystemHostMonitor implements HostMonitor {
         readCpuTimes(),
         this.cpuTemperature(),
       ]);
-      const cpuLoadPercent = loadPercentBetween(this.cpuBefore ?? { busy: 0, total: 0, source: cpu.source }, cpu);
+      const cpuLoadPercent = loadPercentBetween(this.cpuBefore, cpu);
       this.cpuBefore = cpu;
       const sample: HostSample = {
         diskFreeBytes: disk.freeBytes,

@@ -8,8 +8,9 @@
  * CPU thermal zone is found in a fake sysfs tree (Pi's `cpu-thermal` preferred, millidegrees converted,
  * no zone means null). The CPU load comes from /proc/stat's `cpu` line (a fixed vector worked by hand
  * from proc(5)'s field order), falls back to `os.cpus()` without one, and sampling spawns no process:
- * 20 samples under `strace -f -e trace=execve` exec nothing but `fsSize`'s one `df` (systeminformation's
- * `currentLoad()` forks sh, cat and grep at every call, synchronously).
+ * under `strace -f -e trace=execve`, a monitor that takes 20 more samples execs exactly what `start()`
+ * alone does (`fsSize`'s `df`, once; systeminformation's `currentLoad()` forks sh, cat and grep at every
+ * call, synchronously).
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -148,6 +149,8 @@ test('the CPU load is the busy share of /proc/stat jiffies between two readings'
   // 80 busy of 200 ticks (idle 100 and iowait 20 are the other 120).
   assert.equal(loadPercentBetween(earlier as NonNullable<typeof earlier>, later as NonNullable<typeof later>), 40);
   assert.equal(loadPercentBetween({ busy: 5, total: 10, source: 'proc-stat' }, { busy: 5, total: 10, source: 'proc-stat' }), 0);
+  // No earlier reading (the first sample): the share since boot.
+  assert.equal(loadPercentBetween(null, { busy: 250, total: 1000, source: 'proc-stat' }), 25);
   // Ticks and milliseconds do not compare: the later reading's share since boot.
   assert.equal(loadPercentBetween({ busy: 9e6, total: 1e7, source: 'os-cpus' }, { busy: 250, total: 1000, source: 'proc-stat' }), 25);
   assert.equal(parseProcStat('intr 1 2 3\n'), null);
