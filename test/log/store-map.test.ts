@@ -48,8 +48,13 @@ test('a writer that commits 22 MiB holds no more than the remap interval of its 
     const batch = store.batch();
     for (let i = 0; i < PER_COMMIT; i++, n++) batch.putRecord(key(n), value(n));
     // A read while the commit is on the worker: the map must stay as it is until the write is done.
+    // Record 0 is committed from the second commit on; during the first it may or may not be yet (a
+    // loaded machine can deschedule this thread until the worker has committed and synced).
     const writing = store.write(batch);
-    store.read((txn) => assert.equal(store.get(txn, 'records', key(0))?.length, c > 0 ? 200 : undefined));
+    store.read((txn) => {
+      const first = store.get(txn, 'records', key(0));
+      if (c > 0 || first !== null) assert.ok(first?.equals(value(0)), `record 0 during commit ${c}: ${first?.length} bytes`);
+    });
     await writing;
     peak = Math.max(peak, mappedBytes(file));
   }
